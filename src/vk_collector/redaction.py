@@ -1,0 +1,68 @@
+"""Keeps secrets out of text that leaves the process: logs, errors, results, events.
+
+Two layers: every secret the process knows (VK tokens, the API key) is registered
+with :func:`register_secret` and replaced wherever it appears, and anything that
+*looks* like a token in a URL or header (``access_token=...``, ``Bearer ...``) is
+masked even when nobody registered it.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = ["MASK", "redact", "redact_value", "register_secret", "register_secrets"]
+
+MASK = "***"
+
+_PATTERNS = (
+    re.compile(r"(access_token=)[^&\s\"']+", re.IGNORECASE),
+    re.compile(r"(\"access_token\"\s*:\s*\")[^\"]+", re.IGNORECASE),
+    re.compile(r"('access_token'\s*:\s*')[^']+", re.IGNORECASE),
+    re.compile(r"(Bearer\s+)[A-Za-z0-9._\-~+/=]+", re.IGNORECASE),
+    re.compile(r"(X-API-Key:\s*)\S+", re.IGNORECASE),
+)
+_MIN_SECRET_LENGTH = 4
+
+_lock = threading.Lock()
+_secrets: frozenset[str] = frozenset()
+
+
+def register_secret(secret: str | None) -> None:
+    """Remember a secret so :func:`redact` masks it from now on (process-wide)."""
+    global _secrets
+    if not secret or len(secret) < _MIN_SECRET_LENGTH:
+        return
+    with _lock:
+        _secrets = _secrets | {secret}
+
+
+def register_secrets(secrets: Iterable[str]) -> None:
+    for secret in secrets:
+        register_secret(secret)
+
+
+def redact(text: str) -> str:
+    """Mask every known secret and token-shaped value in ``text``."""
+    for secret in sorted(_secrets, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, MASK)
+    for pattern in _PATTERNS:
+        text = pattern.sub(lambda m: m.group(1) + MASK, text)
+    return text
+
+
+def redact_value(value: Any) -> Any:
+    """Redact strings inside nested dicts, lists and tuples; other values unchanged."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {
+            key: MASK if str(key).lower() in {"token", "access_token"} else redact_value(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return type(value)(redact_value(item) for item in value)
+    return value

@@ -1,0 +1,269 @@
+"""One typed ``Settings`` object, read from the environment and an optional ``.env``.
+
+Names people set most often have short names of their own: ``REDIS_URL``,
+``DATABASE_URL``, ``VK_API_URL``, ``VK_TOKENS``, ``API_KEY``.  Everything else lives
+under the ``VKC_`` prefix, one group per concern: ``VKC_DATA_DIR``, ``VKC_LOG_LEVEL``,
+``VKC_VK_RPS_USER``, ``VKC_QUEUE_VK_COLLECT__ATTEMPTS`` and so on.  Build it once with
+:func:`load_settings` at start-up and pass it down; nothing reads the environment later.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
+from pydantic import ValidationError as PydanticValidationError
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from vk_collector.errors import ErrorCode, ValidationError
+
+__all__ = [
+    "ApiSettings",
+    "DatabaseSettings",
+    "LogSettings",
+    "QueueOptions",
+    "QueuesSettings",
+    "RedisSettings",
+    "Settings",
+    "VkSettings",
+    "load_settings",
+]
+
+_ENV_FILE = ".env"
+
+
+def _config(prefix: str, **extra: Any) -> SettingsConfigDict:
+    return SettingsConfigDict(
+        env_prefix=prefix,
+        env_file=_ENV_FILE,
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        **extra,
+    )
+
+
+class RedisSettings(BaseSettings):
+    model_config = _config("VKC_REDIS_")
+
+    url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("REDIS_URL", "VKC_REDIS_URL"),
+        description="redis:// or rediss:// URL; unset starts a private embedded Valkey",
+    )
+    connect_timeout_s: float = Field(default=2.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+
+class DatabaseSettings(BaseSettings):
+    model_config = _config("VKC_DATABASE_")
+
+    url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "VKC_DATABASE_URL"),
+        description="SQLAlchemy async URL; unset means SQLite in the data directory",
+    )
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if value.startswith("postgres://"):
+            value = "postgresql://" + value.removeprefix("postgres://")
+        if value.startswith("postgresql://"):
+            value = "postgresql+asyncpg://" + value.removeprefix("postgresql://")
+        if value.startswith("sqlite://"):
+            value = "sqlite+aiosqlite://" + value.removeprefix("sqlite://")
+        if not value.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+            raise ValueError("must be a postgresql:// or sqlite:// URL")
+        return value
+
+
+class VkSettings(BaseSettings):
+    model_config = _config("VKC_VK_")
+
+    api_url: str = Field(
+        default="https://api.vk.ru/method/",
+        validation_alias=AliasChoices("VK_API_URL", "VKC_VK_API_URL"),
+    )
+    tokens: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("VK_TOKENS", "VKC_VK_TOKENS"),
+        description="comma-separated access tokens",
+    )
+    api_version: str = "5.199"
+    timeout_s: float = Field(default=15.0, gt=0)
+    rps_user: float = Field(default=3.0, gt=0, description="requests/s per user or service token")
+    rps_community: float = Field(default=20.0, gt=0, description="requests/s per community token")
+    max_retries: int = Field(default=5, ge=0, le=20)
+    backoff_base_s: float = Field(default=0.5, gt=0)
+    backoff_max_s: float = Field(default=30.0, gt=0)
+    quota_cooldown_s: float = Field(default=3600.0, gt=0, description="pause after error 29")
+    use_execute: bool = True
+
+    @field_validator("api_url")
+    @classmethod
+    def _check_api_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("tokens", mode="before")
+    @classmethod
+    def _split_tokens(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+
+class QueueOptions(BaseModel):
+    """Job and worker options of one queue (DESIGN.md, Queue configuration)."""
+
+    attempts: int = Field(default=3, ge=1, le=100)
+    backoff_delay_ms: int = Field(default=5000, ge=0)
+    delay_ms: int = Field(default=0, ge=0)
+    remove_on_complete: int = Field(default=100, ge=0)
+    remove_on_fail: int = Field(default=50, ge=0)
+    concurrency: int = Field(default=1, ge=1, le=1000)
+    stalled_interval_ms: int = Field(default=30000, ge=1000)
+    max_stalled_count: int = Field(default=1, ge=0)
+    lock_duration_ms: int = Field(default=30000, ge=1000)
+
+
+class QueuesSettings(BaseSettings):
+    model_config = _config("VKC_QUEUE_", env_nested_delimiter="__")
+
+    prefix: str = Field(default="bull", min_length=1)
+    vk_collect: QueueOptions = Field(
+        default_factory=lambda: QueueOptions(attempts=5, delay_ms=2000, concurrency=1)
+    )
+    process_groups: QueueOptions = Field(
+        default_factory=lambda: QueueOptions(attempts=3, delay_ms=0, concurrency=2)
+    )
+    backlog_threshold: int = Field(default=1000, ge=1, description="waiting jobs per queue")
+    health_timeout_s: float = Field(default=1.5, gt=0, description="per health check")
+    heartbeat_interval_s: float = Field(default=5.0, gt=0)
+    heartbeat_ttl_s: float = Field(default=15.0, gt=0)
+    shutdown_timeout_s: float = Field(default=30.0, gt=0)
+    enqueue_retries: int = Field(default=3, ge=0)
+    enqueue_retry_min_s: float = Field(default=1.0, ge=0)
+
+
+class ApiSettings(BaseSettings):
+    model_config = _config("VKC_API_")
+
+    key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("API_KEY", "VKC_API_KEY")
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    @field_validator("key")
+    @classmethod
+    def _refuse_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if value.get_secret_value().lower() in {"changeme", "change-me", "secret", "apikey"}:
+            raise ValueError("is a placeholder; set a real random key")
+        if len(value.get_secret_value()) < 8:
+            raise ValueError("must be at least 8 characters")
+        return value
+
+
+class LogSettings(BaseSettings):
+    model_config = _config("VKC_LOG_")
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["console", "json"] = "console"
+
+    @field_validator("level", "format", mode="before")
+    @classmethod
+    def _normalise(cls, value: Any, info: Any) -> Any:
+        if isinstance(value, str):
+            return value.upper() if info.field_name == "level" else value.lower()
+        return value
+
+
+class Settings(BaseSettings):
+    model_config = _config("VKC_")
+
+    data_dir: Path = Field(default=Path("./data"))
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    vk: VkSettings = Field(default_factory=VkSettings)
+    queues: QueuesSettings = Field(default_factory=QueuesSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+
+    @property
+    def database_url(self) -> str:
+        """The configured URL, or SQLite in the data directory."""
+        if self.database.url:
+            return self.database.url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'vk_collector.db').resolve()}"
+
+
+_VARIABLE_NAMES = {
+    ("redis", "url"): "REDIS_URL",
+    ("database", "url"): "DATABASE_URL",
+    ("vk", "api_url"): "VK_API_URL",
+    ("vk", "tokens"): "VK_TOKENS",
+    ("api", "key"): "API_KEY",
+}
+
+
+def _variable_name(model: type[BaseSettings], loc: tuple[int | str, ...]) -> str:
+    prefix = str(model.model_config.get("env_prefix", ""))
+    field = str(loc[0]) if loc else ""
+    group = prefix.removeprefix("VKC_").rstrip("_").lower()
+    known = _VARIABLE_NAMES.get((group, field))
+    if known:
+        return known
+    if field in {"REDIS_URL", "DATABASE_URL", "VK_API_URL", "VK_TOKENS", "API_KEY"}:
+        return field
+    return (prefix + "__".join(str(part) for part in loc)).upper()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings; a bad value raises ``ValidationError`` naming the variable."""
+    groups: dict[str, type[BaseSettings]] = {
+        "redis": RedisSettings,
+        "database": DatabaseSettings,
+        "vk": VkSettings,
+        "queues": QueuesSettings,
+        "api": ApiSettings,
+        "log": LogSettings,
+    }
+    values: dict[str, Any] = dict(overrides)
+    problems: list[str] = []
+    for name, model in groups.items():
+        if name in values:
+            continue
+        try:
+            values[name] = model()
+        except PydanticValidationError as exc:
+            for error in exc.errors():
+                problems.append(f"{_variable_name(model, error['loc'])}: {error['msg']}")
+    if not problems:
+        try:
+            return Settings(**values)
+        except PydanticValidationError as exc:
+            for error in exc.errors():
+                problems.append(f"{_variable_name(Settings, error['loc'])}: {error['msg']}")
+    raise ValidationError(
+        "invalid configuration: " + "; ".join(problems),
+        ErrorCode.INVALID_SETTINGS,
+        details={"problems": problems},
+    )
