@@ -25,6 +25,9 @@ from vk_collector.settings import (
     VkSettings,
 )
 
+# Fixtures of other parts live in their own plugin modules under tests/.
+pytest_plugins = ["fixtures_emulator", "fixtures_database"]
+
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedValkey]:

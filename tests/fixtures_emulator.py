@@ -1,0 +1,1 @@
+"""Fixtures for the VK API emulator (filled in with the emulator)."""
