@@ -17,6 +17,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from vk_collector.embedded import EmbeddedValkey
+from vk_collector.log import configure
 from vk_collector.settings import (
     DatabaseSettings,
     QueuesSettings,
@@ -27,6 +28,12 @@ from vk_collector.settings import (
 
 # Fixtures of other parts live in their own plugin modules under tests/.
 pytest_plugins = ["fixtures_emulator", "fixtures_database"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _logging() -> None:
+    """Library code logs through structlog; send it to stderr, where pytest captures it."""
+    configure("DEBUG")
 
 
 @pytest.fixture(scope="session")

@@ -156,7 +156,9 @@ class EmbeddedValkey:
     @property
     def url(self) -> str:
         if self.port is None:
-            raise RedisConnectionError("embedded Valkey is not started", ErrorCode.REDIS_UNAVAILABLE)
+            raise RedisConnectionError(
+                "embedded Valkey is not started", ErrorCode.REDIS_UNAVAILABLE
+            )
         return f"redis://127.0.0.1:{self.port}/0"
 
     @property
@@ -189,20 +191,27 @@ class EmbeddedValkey:
             port = requested or free_port()
             args = [
                 str(binary),
-                "--port", str(port),
-                "--bind", "127.0.0.1",
-                "--dir", str(self.directory),
-                "--daemonize", "no",
-                "--save", "",
-                "--appendonly", "yes" if self.persistence else "no",
-                "--logfile", str(self.directory / "valkey.log"),
-            ]  # fmt: skip
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.directory),
+                "--daemonize",
+                "no",
+                "--save",
+                "",
+                "--appendonly",
+                "yes" if self.persistence else "no",
+                "--logfile",
+                str(self.directory / "valkey.log"),
+            ]
             process = subprocess.Popen(
                 args,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - prctl must run in the child
+                preexec_fn=_die_with_parent,
             )
             self._process = process
             self.port = port

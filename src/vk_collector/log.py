@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
@@ -18,8 +19,8 @@ from vk_collector.redaction import redact_value
 __all__ = ["configure"]
 
 
-def _redact(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    redacted: dict[str, Any] = redact_value(event_dict)
+def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mapping[str, Any]:
+    redacted: dict[str, Any] = redact_value(dict(event_dict))
     return redacted
 
 
@@ -28,8 +29,7 @@ def configure(level: str = "INFO", fmt: str = "console", *, stream: Any = None) 
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
+        structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
         _redact,

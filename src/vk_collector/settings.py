@@ -33,14 +33,14 @@ __all__ = [
 _ENV_FILE = ".env"
 
 
-def _config(prefix: str, **extra: Any) -> SettingsConfigDict:
+def _config(prefix: str, nested_delimiter: str | None = None) -> SettingsConfigDict:
     return SettingsConfigDict(
         env_prefix=prefix,
         env_file=_ENV_FILE,
         env_file_encoding="utf-8",
         extra="ignore",
         populate_by_name=True,
-        **extra,
+        env_nested_delimiter=nested_delimiter,
     )
 
 
@@ -142,7 +142,7 @@ class QueueOptions(BaseModel):
 
 
 class QueuesSettings(BaseSettings):
-    model_config = _config("VKC_QUEUE_", env_nested_delimiter="__")
+    model_config = _config("VKC_QUEUE_", "__")
 
     prefix: str = Field(default="bull", min_length=1)
     vk_collect: QueueOptions = Field(

@@ -1,0 +1,75 @@
+"""Queue names and per-queue options, translated to BullMQ's camelCase in one place.
+
+The defaults (DESIGN.md, Queue configuration) live in :class:`QueuesSettings`; this
+module turns them into the dicts bullmq expects, so camelCase never leaves the
+queue package.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from vk_collector.settings import QueueOptions, QueuesSettings
+
+__all__ = ["QueueConfig", "QueueName", "bullmq_connection", "queue_configs"]
+
+
+class QueueName(StrEnum):
+    VK_COLLECT = "vk-collect"
+    PROCESS_GROUPS = "process-groups"
+
+
+@dataclass(frozen=True)
+class QueueConfig:
+    """One queue: its name, the name of its jobs and its options."""
+
+    name: QueueName
+    job_name: str
+    options: QueueOptions
+
+    def job_options(self) -> dict[str, Any]:
+        """Default job options in BullMQ's shape."""
+        return {
+            "attempts": self.options.attempts,
+            "backoff": {"type": "exponential", "delay": self.options.backoff_delay_ms},
+            "delay": self.options.delay_ms,
+            "removeOnComplete": self.options.remove_on_complete,
+            "removeOnFail": self.options.remove_on_fail,
+        }
+
+    def worker_options(self, concurrency: int | None = None) -> dict[str, Any]:
+        """Worker options in BullMQ's shape; ``concurrency`` overrides the configured one."""
+        return {
+            "concurrency": concurrency or self.options.concurrency,
+            "stalledInterval": self.options.stalled_interval_ms,
+            "maxStalledCount": self.options.max_stalled_count,
+            "lockDuration": self.options.lock_duration_ms,
+            # an idle worker re-polls this often (s); it bounds how long close() waits
+            "drainDelay": 2,
+        }
+
+
+def queue_configs(settings: QueuesSettings) -> dict[QueueName, QueueConfig]:
+    return {
+        QueueName.VK_COLLECT: QueueConfig(
+            QueueName.VK_COLLECT, QueueName.VK_COLLECT.value, settings.vk_collect
+        ),
+        QueueName.PROCESS_GROUPS: QueueConfig(
+            QueueName.PROCESS_GROUPS, QueueName.PROCESS_GROUPS.value, settings.process_groups
+        ),
+    }
+
+
+def bullmq_connection(url: str, connect_timeout_s: float) -> str:
+    """The Redis URL bullmq connects with, with a connect timeout so a dead server fails fast.
+
+    bullmq builds its own clients from a URL (one per Queue, Worker and QueueEvents,
+    and a second, blocking one per Worker), so options travel in the query string.
+    """
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query.setdefault("socket_connect_timeout", str(connect_timeout_s))
+    return urlunsplit(parts._replace(query=urlencode(query)))

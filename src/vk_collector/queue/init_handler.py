@@ -1,0 +1,233 @@
+"""Creates and tears down the queue service's resources (the seed's QueueInitHandler).
+
+``initialize()`` builds one bullmq ``Queue`` and one ``QueueEvents`` per queue, logs
+every queue event as a structured line, and starts the registered workers.
+``cleanup()`` stops workers first (their jobs finish or are handed back), then the
+QueueEvents consumers, then the queues and the service's own Redis client, and leaves
+no connection or task behind.
+
+bullmq's ``QueueEvents`` stops consuming for good after a Redis error; each one here
+runs under a small supervisor task that restarts it with backoff, so events (and the
+live progress fed by them) come back when Redis does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+import structlog
+from bullmq import Queue, QueueEvents
+
+from vk_collector.errors import ErrorCode, QueueError
+from vk_collector.queue.config import QueueConfig, bullmq_connection
+from vk_collector.redaction import redact_value
+from vk_collector.settings import Settings
+from vk_collector.workers.base import BaseWorker
+
+__all__ = ["QueueInitHandler", "QueueResources"]
+
+log = structlog.get_logger(__name__)
+
+_LOGGED_EVENTS = ("waiting", "active", "completed", "failed", "progress", "removed", "stalled")
+_RESTART_MAX_DELAY_S = 5.0
+
+
+@dataclass
+class QueueResources:
+    """Everything the other handlers work with; owned by :class:`QueueInitHandler`."""
+
+    queues: dict[str, Queue] = field(default_factory=dict)
+    queue_events: dict[str, QueueEvents] = field(default_factory=dict)
+    workers: dict[str, BaseWorker] = field(default_factory=dict)
+    configs: dict[str, QueueConfig] = field(default_factory=dict)
+    redis: aioredis.Redis | None = None
+
+
+class QueueInitHandler:
+    def __init__(
+        self,
+        settings: Settings,
+        redis_url: str,
+        configs: Sequence[QueueConfig],
+        workers: Sequence[BaseWorker] = (),
+    ) -> None:
+        self._settings = settings
+        self._redis_url = redis_url
+        self._configs = list(configs)
+        self._pending_workers = list(workers)
+        self._resources = QueueResources()
+        self._supervisors: list[asyncio.Task[None]] = []
+        self._initialized = False
+        self._lock = asyncio.Lock()
+
+    @property
+    def resources(self) -> QueueResources:
+        return self._resources
+
+    def is_ready(self) -> bool:
+        return self._initialized
+
+    async def initialize(self, *, start_workers: bool = True) -> QueueResources:
+        async with self._lock:
+            if self._initialized:
+                return self._resources
+            try:
+                await self._initialize_queues()
+                if start_workers:
+                    await self._initialize_workers()
+            except Exception as exc:
+                await self._close_all()
+                if isinstance(exc, QueueError):
+                    raise
+                raise QueueError(
+                    f"queue initialization failed: {exc}", ErrorCode.INIT_FAILED, cause=exc
+                ) from exc
+            self._initialized = True
+            log.info(
+                "queue.initialized",
+                queues=list(self._resources.queues),
+                workers=len(self._resources.workers),
+            )
+            return self._resources
+
+    async def _initialize_queues(self) -> None:
+        connection = bullmq_connection(self._redis_url, self._settings.redis.connect_timeout_s)
+        prefix = self._settings.queues.prefix
+        resources = self._resources
+        resources.redis = aioredis.Redis.from_url(
+            self._redis_url,
+            decode_responses=True,
+            socket_timeout=self._settings.queues.health_timeout_s,
+            socket_connect_timeout=self._settings.redis.connect_timeout_s,
+        )
+        try:
+            await asyncio.wait_for(resources.redis.ping(), self._settings.redis.connect_timeout_s)
+        except Exception as exc:
+            raise QueueError(
+                f"Redis at {self._redis_url} does not answer: {exc}",
+                ErrorCode.INIT_FAILED,
+                cause=exc,
+            ) from exc
+        for config in self._configs:
+            name = config.name.value
+            resources.configs[name] = config
+            resources.queues[name] = Queue(
+                name,
+                {
+                    "connection": connection,
+                    "prefix": prefix,
+                    "defaultJobOptions": config.job_options(),
+                },
+            )
+            events = QueueEvents(
+                name, {"connection": connection, "prefix": prefix, "autorun": False}
+            )
+            self._setup_event_logging(name, events)
+            resources.queue_events[name] = events
+            self._supervisors.append(
+                asyncio.create_task(self._supervise(name, events), name=f"queue-events:{name}")
+            )
+            log.info(
+                "queue.created",
+                queue=name,
+                attempts=config.options.attempts,
+                concurrency=config.options.concurrency,
+            )
+
+    async def _initialize_workers(self) -> None:
+        for worker in self._pending_workers:
+            try:
+                await worker.start()
+            except Exception as exc:
+                raise QueueError(
+                    f"worker for {worker.queue_name} did not start: {exc}",
+                    ErrorCode.WORKERS_INIT_FAILED,
+                    cause=exc,
+                ) from exc
+            self._resources.workers[worker.worker_id] = worker
+
+    async def _supervise(self, name: str, events: QueueEvents) -> None:
+        delay = 0.1
+        while not events.closing:
+            try:
+                await events.run()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                events.emit("error", exc)
+            if events.closing:
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _RESTART_MAX_DELAY_S)
+            log.info("queue.events_restarting", queue=name)
+
+    def _setup_event_logging(self, name: str, events: QueueEvents) -> None:
+        for event in _LOGGED_EVENTS:
+            events.on(event, self._logger_for(name, event))
+        events.on(
+            "error", lambda err, *_: log.warning("queue.events_error", queue=name, error=str(err))
+        )
+
+    @staticmethod
+    def _logger_for(queue: str, event: str) -> Any:
+        level = {
+            "failed": "warning",
+            "stalled": "warning",
+            "progress": "debug",
+            "waiting": "debug",
+            "removed": "debug",
+        }.get(event, "info")
+
+        def handler(args: dict[str, Any], *_: Any) -> None:
+            fields = {k: v for k, v in redact_value(args).items() if k != "prev"}
+            getattr(log, level)(f"job.{event}", queue=queue, **fields)
+
+        return handler
+
+    async def cleanup(self) -> None:
+        """Stop workers, then QueueEvents, then queues.  Idempotent."""
+        async with self._lock:
+            errors = await self._close_all()
+            self._initialized = False
+            if errors:
+                raise QueueError(
+                    f"cleanup finished with {len(errors)} error(s): {errors[0]}",
+                    ErrorCode.CLEANUP_FAILED,
+                    cause=errors[0],
+                )
+            log.info("queue.cleaned_up")
+
+    async def _close_all(self) -> list[BaseException]:
+        resources = self._resources
+        errors: list[BaseException] = []
+        for worker in list(resources.workers.values()):
+            try:
+                await worker.stop()
+            except Exception as exc:
+                log.warning("queue.worker_stop_failed", worker_id=worker.worker_id, error=str(exc))
+                errors.append(exc)
+        for events in resources.queue_events.values():
+            try:
+                await events.close()
+            except Exception as exc:
+                errors.append(exc)
+        for task in self._supervisors:
+            task.cancel()
+        for task in self._supervisors:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for queue in resources.queues.values():
+            try:
+                await queue.close()
+            except Exception as exc:
+                errors.append(exc)
+        if resources.redis is not None:
+            await resources.redis.aclose()
+        self._supervisors.clear()
+        self._resources = QueueResources()
+        return errors
