@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from vk_collector.cli import queue_commands
+from vk_collector.cli.emulator import emulator
+
 app = typer.Typer(
     name="vk-collector",
     help="Collect VK communities, their recent posts and every comment through a job queue.",
@@ -11,6 +14,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+app.command("health")(queue_commands.health)
+app.add_typer(queue_commands.queues_app, name="queues")
+app.add_typer(queue_commands.jobs_app, name="jobs")
+app.command("redis")(queue_commands.redis_server)
+app.command("emulator")(emulator)
 
 
 def main() -> None:

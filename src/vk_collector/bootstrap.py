@@ -1,0 +1,73 @@
+"""The composition root: settings in, wired services out.
+
+Entry points (the CLI, the API server, the demo) call :func:`redis_endpoint` from
+the main thread to get a Redis URL (the configured one, an embedded server another
+process already runs on the same data directory, or a new private one), then build a
+:class:`Runtime` inside their event loop.  Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import structlog
+
+from vk_collector.embedded import EmbeddedValkey, find_running
+from vk_collector.queue.service import QueueService
+from vk_collector.redaction import register_secret
+from vk_collector.settings import Settings
+from vk_collector.workers.base import BaseWorker
+
+__all__ = ["Runtime", "redis_endpoint", "register_settings_secrets"]
+
+log = structlog.get_logger(__name__)
+
+
+def register_settings_secrets(settings: Settings) -> None:
+    """Teach the redactor every secret the settings hold."""
+    for token in settings.vk.tokens:
+        register_secret(token.get_secret_value().split(":", 1)[-1])
+        register_secret(token.get_secret_value())
+    if settings.api.key is not None:
+        register_secret(settings.api.key.get_secret_value())
+
+
+@contextlib.contextmanager
+def redis_endpoint(settings: Settings) -> Iterator[str]:
+    """Yield the Redis URL to use, running a private Valkey for the duration if needed.
+
+    Call from the main thread: the embedded server is tied to the calling thread's life.
+    """
+    if settings.redis.url:
+        yield settings.redis.url
+        return
+    shared = find_running(settings.data_dir)
+    if shared is not None:
+        log.info("embedded_redis.shared", url=shared.url, owner_pid=shared.pid)
+        yield shared.url
+        return
+    with EmbeddedValkey(settings.data_dir) as server:
+        yield server.url
+
+
+@dataclass
+class Runtime:
+    """The services one process uses; ``close()`` releases them in reverse order."""
+
+    settings: Settings
+    redis_url: str
+    queue: QueueService
+
+    @classmethod
+    def create(
+        cls, settings: Settings, redis_url: str, workers: Sequence[BaseWorker] = ()
+    ) -> Runtime:
+        return cls(settings, redis_url, QueueService(settings, redis_url, workers=workers))
+
+    async def start(self, *, start_workers: bool = True) -> None:
+        await self.queue.initialize(start_workers=start_workers)
+
+    async def close(self) -> None:
+        await self.queue.cleanup()

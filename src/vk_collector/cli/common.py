@@ -1,0 +1,98 @@
+"""What every command shares: settings, logging, the event loop, errors and exit codes.
+
+Exit codes: 0 success, 1 the operation failed (an unhealthy check, a failed task, a
+Redis that does not answer), 2 bad input or configuration, 130 interrupted.  A user
+mistake prints one line that says what to do, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+
+from vk_collector.bootstrap import redis_endpoint, register_settings_secrets
+from vk_collector.errors import ErrorCode, ValidationError, VkCollectorError
+from vk_collector.log import configure
+from vk_collector.redaction import redact
+from vk_collector.settings import Settings, load_settings
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_USAGE",
+    "console",
+    "err_console",
+    "fail",
+    "load",
+    "print_json",
+    "run",
+    "using_redis",
+]
+
+T = TypeVar("T")
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {redact(message)}", highlight=False)
+    raise typer.Exit(code)
+
+
+def load(quiet: bool = False) -> Settings:
+    """Settings from the environment; logging configured once, secrets registered."""
+    try:
+        settings = load_settings()
+    except ValidationError as exc:
+        fail(exc.message, EXIT_USAGE)
+    level = "WARNING" if quiet and settings.log.level in ("DEBUG", "INFO") else settings.log.level
+    configure(level, settings.log.format)
+    register_settings_secrets(settings)
+    return settings
+
+
+def _exit_code(exc: VkCollectorError) -> int:
+    if isinstance(exc, ValidationError) or exc.code is ErrorCode.INVALID_SETTINGS:
+        return EXIT_USAGE
+    return EXIT_FAILED
+
+
+def run(main: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine; domain errors become a message and an exit code."""
+    try:
+        return asyncio.run(_call(main))
+    except VkCollectorError as exc:
+        fail(exc.message, _exit_code(exc))
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+async def _call(main: Callable[[], Awaitable[T]]) -> T:
+    return await main()
+
+
+@contextmanager
+def using_redis(settings: Settings) -> Iterator[str]:
+    """The Redis URL for this command (embedded when REDIS_URL is unset)."""
+    try:
+        with redis_endpoint(settings) as url:
+            yield url
+    except VkCollectorError as exc:
+        fail(exc.message, _exit_code(exc))
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")

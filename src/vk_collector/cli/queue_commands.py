@@ -1,0 +1,232 @@
+"""Operator commands: ``health``, ``queues``, ``jobs`` and ``redis``."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from vk_collector.bootstrap import Runtime
+from vk_collector.cli.common import EXIT_FAILED, console, fail, load, print_json, run, using_redis
+from vk_collector.embedded import EmbeddedValkey, find_running
+from vk_collector.queue.config import QueueName
+from vk_collector.redaction import redact_value
+
+__all__ = ["health", "jobs_app", "queues_app", "redis_server"]
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+QUEUE_NAMES = ", ".join(q.value for q in QueueName)
+
+
+def health(json_output: JsonOption = False) -> None:
+    """Check Redis, queue backlogs and workers; exit 0 when healthy, 1 when not."""
+    settings = load(quiet=True)
+
+    async def main() -> dict[str, Any]:
+        runtime = Runtime.create(settings, url)
+        await runtime.start(start_workers=False)
+        try:
+            return (await runtime.queue.health_check()).to_dict()
+        finally:
+            await runtime.close()
+
+    with using_redis(settings) as url:
+        result = run(main)
+    if json_output:
+        print_json(result)
+    else:
+        _print_health(result)
+    if result["status"] != "healthy":
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _print_health(result: dict[str, Any]) -> None:
+    details = result["details"]
+    colour = "green" if result["status"] == "healthy" else "red"
+    console.print(f"status: [bold {colour}]{result['status']}[/]")
+    redis = details["redis"]
+    console.print(
+        f"redis: {'connected' if redis['connected'] else 'NOT connected'}"
+        + (f" ({redis['latencyMs']} ms)" if redis.get("latencyMs") is not None else "")
+    )
+    counts = (details["queues"].get("counts") or {}).get("queues", {})
+    for name, c in counts.items():
+        console.print(
+            f"queue {name}: waiting {c['waiting']}, active {c['active']}, failed {c['failed']}"
+        )
+    console.print(f"workers: {len(details['workers'])}")
+    for worker in details["workers"]:
+        d = worker["details"]
+        console.print(
+            f"  {d.get('queueName')} {d.get('workerId')}: {worker['status']}"
+            + (" (paused)" if d.get("isPaused") else "")
+        )
+    for problem in details["problems"]:
+        console.print(f"[red]problem:[/] {problem}")
+
+
+queues_app = typer.Typer(help="Show queue counts, or pause and resume queues.")
+
+
+@queues_app.callback(invoke_without_command=True)
+def queues(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """A table of job counts per queue and whether it is paused."""
+    if ctx.invoked_subcommand is not None:
+        return
+    settings = load(quiet=True)
+
+    async def main() -> list[dict[str, Any]]:
+        runtime = Runtime.create(settings, url)
+        await runtime.start(start_workers=False)
+        try:
+            return [await runtime.queue.get_queue_stats(q.value) for q in QueueName]
+        finally:
+            await runtime.close()
+
+    with using_redis(settings) as url:
+        stats = run(main)
+    if json_output:
+        print_json(stats)
+        return
+    table = Table(
+        "queue", "paused", "waiting", "active", "delayed", "completed", "failed", "workers"
+    )
+    for s in stats:
+        c = s["counts"]
+        table.add_row(
+            s["name"],
+            "yes" if s["paused"] else "no",
+            str(c["waiting"] + c["paused"]),
+            str(c["active"]),
+            str(c["delayed"]),
+            str(c["completed"]),
+            str(c["failed"]),
+            str(s["workers"]),
+        )
+    console.print(table)
+
+
+QueueArg = Annotated[
+    str | None, typer.Argument(help=f"Queue name ({QUEUE_NAMES}); all queues when omitted.")
+]
+
+
+def _control(action: str, name: str | None) -> None:
+    settings = load(quiet=True)
+
+    async def main() -> list[str]:
+        runtime = Runtime.create(settings, url)
+        await runtime.start(start_workers=False)
+        try:
+            if action == "pause":
+                return await runtime.queue.pause_queue(name)
+            return await runtime.queue.resume_queue(name)
+        finally:
+            await runtime.close()
+
+    with using_redis(settings) as url:
+        names = run(main)
+    console.print(f"{action}d: {', '.join(names)}")
+
+
+@queues_app.command("pause")
+def pause(name: QueueArg = None) -> None:
+    """Pause a queue for every worker in every process (active jobs finish)."""
+    _control("pause", name)
+
+
+@queues_app.command("resume")
+def resume(name: QueueArg = None) -> None:
+    """Resume a paused queue."""
+    _control("resume", name)
+
+
+jobs_app = typer.Typer(help="Inspect, retry or remove one job.", no_args_is_help=True)
+JobArg = Annotated[str, typer.Argument(help="Job id, e.g. vk-collect-12.")]
+
+
+def _with_job(action: str, job_id: str) -> dict[str, Any] | None:
+    settings = load(quiet=True)
+
+    async def main() -> dict[str, Any] | None:
+        runtime = Runtime.create(settings, url)
+        await runtime.start(start_workers=False)
+        try:
+            if action == "retry":
+                await runtime.queue.retry_job(job_id)
+                return None
+            if action == "remove":
+                await runtime.queue.remove_job(job_id)
+                return None
+            job = await runtime.queue.get_job(job_id)
+            if job is None:
+                return None
+            return {
+                "id": job.id,
+                "name": job.name,
+                "queue": job.queue.name,
+                "state": await runtime.queue.get_job_state(job),
+                "attemptsMade": job.attemptsMade,
+                "progress": job.progress,
+                "data": redact_value(job.data),
+                "returnValue": job.returnvalue,
+                "failedReason": job.failedReason or None,
+                "timestamp": job.timestamp,
+                "processedOn": job.processedOn,
+                "finishedOn": job.finishedOn,
+            }
+        finally:
+            await runtime.close()
+
+    with using_redis(settings) as url:
+        return run(main)
+
+
+@jobs_app.command("show")
+def show(job_id: JobArg) -> None:
+    """Print a job: state, attempts, progress, data and result (JSON)."""
+    job = _with_job("show", job_id)
+    if job is None:
+        fail(f"job {job_id} not found")
+    print_json(job)
+
+
+@jobs_app.command("retry")
+def retry(job_id: JobArg) -> None:
+    """Move a failed (or completed) job back to the queue."""
+    _with_job("retry", job_id)
+    console.print(f"retried {job_id}")
+
+
+@jobs_app.command("remove")
+def remove(job_id: JobArg) -> None:
+    """Delete a job that is not being processed."""
+    _with_job("remove", job_id)
+    console.print(f"removed {job_id}")
+
+
+def redis_server() -> None:
+    """Run the embedded Valkey in the foreground and print its URL.
+
+    Other vk-collector processes on the same data directory (VKC_DATA_DIR) find and
+    share it; set REDIS_URL to the printed URL for processes elsewhere on this host.
+    """
+    settings = load()
+    if settings.redis.url:
+        fail("REDIS_URL is set: there is no embedded server to run", 2)
+    shared = find_running(settings.data_dir)
+    if shared is not None:
+        fail(
+            f"an embedded server already runs for {settings.data_dir}: {shared.url} "
+            f"(pid {shared.pid})"
+        )
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with EmbeddedValkey(settings.data_dir) as server:
+        console.print(f"REDIS_URL={server.url}", highlight=False)
+        console.print("Ctrl-C stops it.", style="dim")
+        stop.wait()
