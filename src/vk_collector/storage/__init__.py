@@ -1,0 +1,79 @@
+"""Storage: SQLAlchemy 2 (async) on SQLite or PostgreSQL, behind a unit of work.
+
+::
+
+    db = Database(settings.database_url)
+    await migrate(db.url)
+    async with db.unit_of_work() as uow:
+        result = await uow.groups.upsert_many(groups)
+        await uow.commit()
+    await db.dispose()
+
+Repositories return the frozen records of :mod:`vk_collector.storage.records`, never
+ORM objects, so callers never hold a session.  Exports live in
+:mod:`vk_collector.storage.export`.
+"""
+
+from vk_collector.storage.engine import Database, create_engine
+from vk_collector.storage.migrate import current_revision, head_revision, migrate, schema_diff
+from vk_collector.storage.records import (
+    CommentData,
+    CommentRecord,
+    GroupData,
+    GroupRecord,
+    GroupStats,
+    GroupStatus,
+    Page,
+    PostData,
+    PostKey,
+    PostRecord,
+    TaskGroupRecord,
+    TaskGroupState,
+    TaskRecord,
+    TaskStatus,
+    TaskType,
+    UpsertResult,
+)
+from vk_collector.storage.repositories import (
+    GROUP_SORT_FIELDS,
+    CommentRepository,
+    GroupRepository,
+    PostRepository,
+    TaskGroupRepository,
+    TaskRepository,
+    scrub_secrets,
+)
+from vk_collector.storage.unit_of_work import UnitOfWork
+
+__all__ = [
+    "GROUP_SORT_FIELDS",
+    "CommentData",
+    "CommentRecord",
+    "CommentRepository",
+    "Database",
+    "GroupData",
+    "GroupRecord",
+    "GroupRepository",
+    "GroupStats",
+    "GroupStatus",
+    "Page",
+    "PostData",
+    "PostKey",
+    "PostRecord",
+    "PostRepository",
+    "TaskGroupRecord",
+    "TaskGroupRepository",
+    "TaskGroupState",
+    "TaskRecord",
+    "TaskRepository",
+    "TaskStatus",
+    "TaskType",
+    "UnitOfWork",
+    "UpsertResult",
+    "create_engine",
+    "current_revision",
+    "head_revision",
+    "migrate",
+    "schema_diff",
+    "scrub_secrets",
+]

@@ -1,0 +1,1 @@
+"""Revisions, oldest first; each file is one Alembic revision."""

@@ -1,0 +1,22 @@
+"""Repositories: one per aggregate, each bound to the unit of work's session."""
+
+from vk_collector.storage.repositories.comments import CommentRepository
+from vk_collector.storage.repositories.groups import GROUP_SORT_FIELDS, GroupRepository
+from vk_collector.storage.repositories.posts import PostRepository
+from vk_collector.storage.repositories.tasks import (
+    SECRET_KEYS,
+    TaskGroupRepository,
+    TaskRepository,
+    scrub_secrets,
+)
+
+__all__ = [
+    "GROUP_SORT_FIELDS",
+    "SECRET_KEYS",
+    "CommentRepository",
+    "GroupRepository",
+    "PostRepository",
+    "TaskGroupRepository",
+    "TaskRepository",
+    "scrub_secrets",
+]

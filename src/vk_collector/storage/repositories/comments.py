@@ -1,0 +1,153 @@
+"""Comments, keyed by ``(owner_id, comment_id)``: equal comment ids on two walls are
+two rows.  A comment's post must be stored first (composite foreign key)."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from sqlalchemy import Row, and_, func, select, tuple_
+
+from vk_collector.storage.models import Comment, TaskPost, utcnow
+from vk_collector.storage.records import CommentData, CommentRecord, Page, from_unix
+from vk_collector.storage.repositories._base import (
+    Repository,
+    dedupe,
+    table_of,
+    validate_page,
+)
+
+__all__ = ["CommentRepository", "comment_record"]
+
+_UPDATED_ON_CONFLICT = (
+    "post_id",
+    "parent_comment_id",
+    "reply_to_comment",
+    "from_id",
+    "text",
+    "date",
+    "likes",
+    "deleted",
+    "fetched_at",
+)
+_COLUMNS = (
+    Comment.id,
+    Comment.owner_id,
+    Comment.comment_id,
+    Comment.post_id,
+    Comment.parent_comment_id,
+    Comment.reply_to_comment,
+    Comment.from_id,
+    Comment.text,
+    Comment.date,
+    Comment.likes,
+    Comment.deleted,
+    Comment.fetched_at,
+)
+_JOIN_TASK = and_(TaskPost.owner_id == Comment.owner_id, TaskPost.post_id == Comment.post_id)
+
+
+def comment_record(row: Row[*tuple[Any, ...]] | Comment) -> CommentRecord:
+    return CommentRecord(
+        id=row.id,
+        owner_id=row.owner_id,
+        comment_id=row.comment_id,
+        post_id=row.post_id,
+        parent_comment_id=row.parent_comment_id,
+        reply_to_comment=row.reply_to_comment,
+        from_id=row.from_id,
+        text=row.text,
+        date=from_unix(row.date),
+        likes=row.likes,
+        deleted=row.deleted,
+        fetched_at=row.fetched_at,
+    )
+
+
+class CommentRepository(Repository):
+    async def upsert_many(self, comments: Iterable[CommentData]) -> int:
+        """Store or refresh comments in batches of 500 rows; the latest version of a
+        comment wins.  Returns the number of distinct comments."""
+        unique = dedupe(comments, lambda c: (c.owner_id, c.comment_id))
+        now = utcnow()
+        rows = [
+            {
+                "owner_id": c.owner_id,
+                "comment_id": c.comment_id,
+                "post_id": c.post_id,
+                "parent_comment_id": c.parent_comment_id,
+                "reply_to_comment": c.reply_to_comment,
+                "from_id": c.from_id,
+                "text": c.text,
+                "date": c.date,
+                "likes": c.likes,
+                "deleted": c.deleted,
+                "fetched_at": now,
+            }
+            for c in unique
+        ]
+        await self._upsert(
+            table_of(Comment), rows, keys=["owner_id", "comment_id"], update=_UPDATED_ON_CONFLICT
+        )
+        return len(unique)
+
+    async def count(self, *, owner_id: int | None = None, post_id: int | None = None) -> int:
+        query = select(func.count()).select_from(Comment)
+        if owner_id is not None:
+            query = query.where(Comment.owner_id == owner_id)
+        if post_id is not None:
+            query = query.where(Comment.post_id == post_id)
+        return int(await self.session.scalar(query) or 0)
+
+    async def count_for_task(self, task_id: int, *, owner_id: int | None = None) -> int:
+        """Comments on the posts the task collected."""
+        query = (
+            select(func.count())
+            .select_from(TaskPost)
+            .join(Comment, _JOIN_TASK)
+            .where(TaskPost.task_id == task_id)
+        )
+        if owner_id is not None:
+            query = query.where(TaskPost.owner_id == owner_id)
+        return int(await self.session.scalar(query) or 0)
+
+    async def list_for_post(
+        self, owner_id: int, post_id: int, *, limit: int = 100, offset: int = 0
+    ) -> Page[CommentRecord]:
+        """Oldest first (VK comment ids grow with time)."""
+        validate_page(offset, limit)
+        total = await self.count(owner_id=owner_id, post_id=post_id)
+        rows = await self.session.execute(
+            select(*_COLUMNS)
+            .where(Comment.owner_id == owner_id, Comment.post_id == post_id)
+            .order_by(Comment.comment_id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return Page([comment_record(row) for row in rows], total, offset, limit)
+
+    async def iter_for_task(
+        self, task_id: int, *, chunk_size: int = 1000
+    ) -> AsyncIterator[builtins.list[CommentRecord]]:
+        """The task's comments in chunks, ordered by ``(owner_id, post_id, comment_id)``
+        (keyset pagination: each chunk is one indexed query, memory stays flat)."""
+        after: tuple[int, int, int] | None = None
+        while True:
+            query = (
+                select(*_COLUMNS)
+                .join(TaskPost, _JOIN_TASK)
+                .where(TaskPost.task_id == task_id)
+                .order_by(Comment.owner_id, Comment.post_id, Comment.comment_id)
+                .limit(chunk_size)
+            )
+            if after is not None:
+                query = query.where(
+                    tuple_(Comment.owner_id, Comment.post_id, Comment.comment_id) > tuple_(*after)
+                )
+            rows = (await self.session.execute(query)).all()
+            if not rows:
+                return
+            yield [comment_record(row) for row in rows]
+            last = rows[-1]
+            after = (last.owner_id, last.post_id, last.comment_id)

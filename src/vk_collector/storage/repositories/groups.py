@@ -1,0 +1,226 @@
+"""Communities: idempotent batch upserts keyed by ``vk_id``, search and paging."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, delete, func, or_, select
+
+from vk_collector.errors import ErrorCode, ValidationError
+from vk_collector.storage.models import Group, utcnow
+from vk_collector.storage.records import (
+    GroupData,
+    GroupRecord,
+    GroupStats,
+    GroupStatus,
+    Page,
+    UpsertResult,
+)
+from vk_collector.storage.repositories._base import (
+    Repository,
+    chunked,
+    dedupe,
+    page_offset,
+    rows_per_statement,
+    table_of,
+)
+
+__all__ = ["GROUP_SORT_FIELDS", "GroupRepository"]
+
+GROUP_SORT_FIELDS = {
+    "id": Group.id,
+    "vk_id": Group.vk_id,
+    "name": Group.name,
+    "screen_name": Group.screen_name,
+    "members_count": Group.members_count,
+    "status": Group.status,
+    "created_at": Group.created_at,
+    "updated_at": Group.updated_at,
+}
+_UPDATED_ON_CONFLICT = (
+    "name",
+    "screen_name",
+    "photo_50",
+    "members_count",
+    "is_closed",
+    "deactivated",
+    "description",
+    "type",
+    "status",
+    "updated_at",
+)
+
+
+def _record(group: Group) -> GroupRecord:
+    return GroupRecord(
+        id=group.id,
+        vk_id=group.vk_id,
+        name=group.name,
+        screen_name=group.screen_name,
+        photo_50=group.photo_50,
+        members_count=group.members_count,
+        is_closed=group.is_closed,
+        deactivated=group.deactivated,
+        description=group.description,
+        status=group.status,
+        type=group.type,
+        upload_task_id=group.upload_task_id,
+        created_at=group.created_at,
+        updated_at=group.updated_at,
+    )
+
+
+class GroupRepository(Repository):
+    async def upsert_many(
+        self, groups: Iterable[GroupData], *, upload_task_id: int | None = None
+    ) -> UpsertResult[int]:
+        """Insert new communities and refresh stored ones (status included); the
+        ``upload_task_id`` and ``created_at`` of a stored community never change."""
+        unique = dedupe(groups, lambda group: group.vk_id)
+        now = utcnow()
+        table = table_of(Group)
+        inserted: set[int] = set()
+        existing: set[int] = set()
+        for chunk in chunked(unique, rows_per_statement(len(table.columns))):
+            vk_ids = [group.vk_id for group in chunk]
+            found = await self.existing_vk_ids(vk_ids)
+            existing |= found
+            inserted |= set(vk_ids) - found
+            rows = [
+                {
+                    "vk_id": group.vk_id,
+                    "name": group.name,
+                    "screen_name": group.screen_name,
+                    "photo_50": group.photo_50,
+                    "members_count": group.members_count,
+                    "is_closed": group.is_closed,
+                    "deactivated": group.deactivated,
+                    "description": group.description,
+                    "type": group.type,
+                    "status": group.status,
+                    "upload_task_id": upload_task_id,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for group in chunk
+            ]
+            await self._upsert(table, rows, keys=["vk_id"], update=_UPDATED_ON_CONFLICT)
+        return UpsertResult(frozenset(inserted), frozenset(existing))
+
+    async def existing_vk_ids(self, vk_ids: Iterable[int]) -> set[int]:
+        wanted = list(dict.fromkeys(vk_ids))
+        found: set[int] = set()
+        for chunk in chunked(wanted, 1000):
+            result = await self.session.scalars(select(Group.vk_id).where(Group.vk_id.in_(chunk)))
+            found.update(result)
+        return found
+
+    async def get(self, group_id: int) -> GroupRecord | None:
+        group = await self.session.get(Group, group_id)
+        return None if group is None else _record(group)
+
+    async def get_by_ids(self, ids: Iterable[int]) -> builtins.list[GroupRecord]:
+        """Stored communities among ``ids``, ordered by id; unknown ids are left out."""
+        return await self._fetch_in(Group.id, ids)
+
+    async def get_by_vk_ids(self, vk_ids: Iterable[int]) -> builtins.list[GroupRecord]:
+        return await self._fetch_in(Group.vk_id, vk_ids)
+
+    async def _fetch_in(self, column: Any, values: Iterable[int]) -> builtins.list[GroupRecord]:
+        wanted = list(dict.fromkeys(values))
+        records: builtins.list[GroupRecord] = []
+        for chunk in chunked(wanted, 1000):
+            result = await self.session.scalars(select(Group).where(column.in_(chunk)))
+            records.extend(_record(group) for group in result)
+        records.sort(key=lambda record: record.id)
+        return records
+
+    async def list(
+        self,
+        *,
+        page: int = 1,
+        limit: int = 20,
+        search: str | None = None,
+        status: GroupStatus | None = None,
+        upload_task_id: int | None = None,
+        sort_by: str = "id",
+        sort_order: Literal["asc", "desc"] = "asc",
+    ) -> Page[GroupRecord]:
+        """``search`` matches a substring of the name or screen name, ignoring case
+        (Unicode-aware on both backends).  Missing values sort last either way."""
+        offset = page_offset(page, limit)
+        column = GROUP_SORT_FIELDS.get(sort_by)
+        if column is None:
+            allowed = ", ".join(sorted(GROUP_SORT_FIELDS))
+            raise ValidationError(
+                f"cannot sort groups by {sort_by!r}; use one of {allowed}",
+                ErrorCode.INVALID_INPUT,
+            )
+        if sort_order not in ("asc", "desc"):
+            raise ValidationError(
+                f"sort order must be asc or desc, got {sort_order!r}", ErrorCode.INVALID_INPUT
+            )
+        conditions = self._filters(search, status, upload_task_id)
+        total = await self._count(conditions)
+        ordering = (column.asc() if sort_order == "asc" else column.desc()).nulls_last()
+        tiebreak = Group.id.asc() if sort_order == "asc" else Group.id.desc()
+        query = select(Group).where(*conditions).order_by(ordering, tiebreak)
+        result = await self.session.scalars(query.limit(limit).offset(offset))
+        return Page([_record(group) for group in result], total, offset, limit)
+
+    @staticmethod
+    def _filters(
+        search: str | None, status: GroupStatus | None, upload_task_id: int | None
+    ) -> builtins.list[ColumnElement[bool]]:
+        conditions: builtins.list[ColumnElement[bool]] = []
+        if search and search.strip():
+            term = search.strip().lower()
+            conditions.append(
+                or_(
+                    func.lower(Group.name).contains(term, autoescape=True),
+                    func.lower(Group.screen_name).contains(term, autoescape=True),
+                )
+            )
+        if status is not None:
+            conditions.append(Group.status == GroupStatus(status))
+        if upload_task_id is not None:
+            conditions.append(Group.upload_task_id == upload_task_id)
+        return conditions
+
+    async def _count(self, conditions: Sequence[ColumnElement[bool]]) -> int:
+        total = await self.session.scalar(
+            select(func.count()).select_from(Group).where(*conditions)
+        )
+        return int(total or 0)
+
+    async def count(self, *, status: GroupStatus | None = None, search: str | None = None) -> int:
+        return await self._count(self._filters(search, status, None))
+
+    async def stats(self) -> GroupStats:
+        rows = await self.session.execute(select(Group.status, func.count()).group_by(Group.status))
+        by_status = {GroupStatus(status): int(count) for status, count in rows}
+        closed = await self.session.scalar(
+            select(func.count()).select_from(Group).where(Group.is_closed != 0)
+        )
+        return GroupStats(
+            total=sum(by_status.values()),
+            valid=by_status.get(GroupStatus.VALID, 0),
+            invalid=by_status.get(GroupStatus.INVALID, 0),
+            duplicate=by_status.get(GroupStatus.DUPLICATE, 0),
+            closed=int(closed or 0),
+        )
+
+    async def delete(self, group_id: int) -> bool:
+        return await self.delete_many([group_id]) == 1
+
+    async def delete_many(self, ids: Iterable[int]) -> int:
+        """Delete by id; returns how many existed."""
+        deleted = 0
+        for chunk in chunked(list(dict.fromkeys(ids)), 1000):
+            result = await self.session.execute(
+                delete(Group).where(Group.id.in_(chunk)).returning(Group.id)
+            )
+            deleted += len(result.all())
+        return deleted

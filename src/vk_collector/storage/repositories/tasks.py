@@ -1,0 +1,253 @@
+"""Tasks and their per-community state.
+
+Every JSON value written to a task passes through :func:`scrub_secrets`: keys that
+name a token are dropped at any depth and token-shaped text is masked, so a token
+handed to a job never reaches the database.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select, update
+
+from vk_collector.errors import ErrorCode, ValidationError
+from vk_collector.redaction import redact_value
+from vk_collector.storage.models import Task, TaskGroup, utcnow
+from vk_collector.storage.records import (
+    Page,
+    TaskGroupRecord,
+    TaskGroupState,
+    TaskRecord,
+    TaskStatus,
+    TaskType,
+)
+from vk_collector.storage.repositories._base import (
+    Repository,
+    page_offset,
+    table_of,
+)
+
+__all__ = ["SECRET_KEYS", "TaskGroupRepository", "TaskRepository", "scrub_secrets"]
+
+SECRET_KEYS = frozenset({"token", "access_token", "tokens", "api_key", "apikey", "password"})
+_JSON_FIELDS = frozenset({"stats", "errors", "parameters", "result", "current_group"})
+_UPDATABLE = _JSON_FIELDS | {
+    "status",
+    "progress",
+    "stage",
+    "error_message",
+    "started_at",
+    "finished_at",
+}
+
+
+def scrub_secrets(value: Any) -> Any:
+    """A copy of ``value`` without secret-named keys (any depth, any case) and with
+    token-shaped strings masked."""
+    if isinstance(value, Mapping):
+        return {
+            str(key): scrub_secrets(item)
+            for key, item in value.items()
+            if str(key).lower() not in SECRET_KEYS
+        }
+    if isinstance(value, list | tuple):
+        return [scrub_secrets(item) for item in value]
+    return redact_value(value)
+
+
+def task_record(task: Task) -> TaskRecord:
+    return TaskRecord(
+        id=task.id,
+        type=task.type,
+        status=task.status,
+        progress=task.progress,
+        stage=task.stage,
+        stats=dict(task.stats or {}),
+        errors=list(task.errors or []),
+        parameters=dict(task.parameters or {}),
+        result=None if task.result is None else dict(task.result),
+        error_message=task.error_message,
+        current_group=None if task.current_group is None else dict(task.current_group),
+        created_at=task.created_at,
+        updated_at=task.updated_at,
+        started_at=task.started_at,
+        finished_at=task.finished_at,
+    )
+
+
+class TaskRepository(Repository):
+    async def create(
+        self, task_type: TaskType | str, parameters: Mapping[str, Any] | None = None
+    ) -> TaskRecord:
+        now = utcnow()
+        task = Task(
+            type=TaskType(task_type),
+            status=TaskStatus.PENDING,
+            progress=0,
+            stats={},
+            errors=[],
+            parameters=scrub_secrets(parameters or {}),
+            created_at=now,
+            updated_at=now,
+        )
+        self.session.add(task)
+        await self.session.flush()
+        return task_record(task)
+
+    async def get(self, task_id: int, *, for_update: bool = False) -> TaskRecord | None:
+        """``for_update`` locks the row until the unit of work ends (PostgreSQL; SQLite's
+        ``BEGIN IMMEDIATE`` already serialises writers)."""
+        task = await self._load(task_id, for_update=for_update)
+        return None if task is None else task_record(task)
+
+    async def _load(self, task_id: int, *, for_update: bool) -> Task | None:
+        return await self.session.get(
+            Task, task_id, with_for_update=for_update or None, populate_existing=True
+        )
+
+    async def exists(self, task_id: int) -> bool:
+        found = await self.session.scalar(select(Task.id).where(Task.id == task_id))
+        return found is not None
+
+    async def list(
+        self,
+        *,
+        page: int = 1,
+        limit: int = 20,
+        status: TaskStatus | None = None,
+        type: TaskType | None = None,
+    ) -> Page[TaskRecord]:
+        """Newest first."""
+        offset = page_offset(page, limit)
+        conditions: builtins.list[ColumnElement[bool]] = []
+        if status is not None:
+            conditions.append(Task.status == TaskStatus(status))
+        if type is not None:
+            conditions.append(Task.type == TaskType(type))
+        total = await self.session.scalar(select(func.count()).select_from(Task).where(*conditions))
+        rows = await self.session.scalars(
+            select(Task).where(*conditions).order_by(Task.id.desc()).limit(limit).offset(offset)
+        )
+        return Page([task_record(task) for task in rows], int(total or 0), offset, limit)
+
+    async def update(self, task_id: int, **values: Any) -> TaskRecord | None:
+        """Set the given columns (and ``updated_at``); ``None`` when the task is gone.
+
+        Raises :class:`ValidationError` for a column that may not be set this way.
+        """
+        unknown = set(values) - _UPDATABLE
+        if unknown:
+            raise ValidationError(
+                f"cannot update task field(s) {', '.join(sorted(unknown))}",
+                ErrorCode.INVALID_INPUT,
+            )
+        task = await self._load(task_id, for_update=True)
+        if task is None:
+            return None
+        for name, value in values.items():
+            if name in _JSON_FIELDS and value is not None:
+                value = scrub_secrets(value)
+            if name == "status":
+                value = TaskStatus(value)
+            if name == "progress":
+                value = max(0, min(100, int(value)))
+            setattr(task, name, value)
+        task.updated_at = utcnow()
+        await self.session.flush()
+        return task_record(task)
+
+    async def delete(self, task_id: int) -> bool:
+        task = await self.session.get(Task, task_id)
+        if task is None:
+            return False
+        await self.session.delete(task)
+        await self.session.flush()
+        return True
+
+
+def _task_group_record(row: TaskGroup) -> TaskGroupRecord:
+    return TaskGroupRecord(
+        task_id=row.task_id,
+        group_vk_id=row.group_vk_id,
+        name=row.name,
+        state=row.state,
+        posts_done=row.posts_done,
+        comments_collected=row.comments_collected,
+        error=row.error,
+        updated_at=row.updated_at,
+    )
+
+
+class TaskGroupRepository(Repository):
+    async def init(self, task_id: int, groups: Mapping[int, str | None]) -> None:
+        """Add ``{vk_id: name}`` as pending; rows that exist keep their state (resume)."""
+        now = utcnow()
+        rows = [
+            {
+                "task_id": task_id,
+                "group_vk_id": vk_id,
+                "name": name,
+                "state": TaskGroupState.PENDING,
+                "posts_done": 0,
+                "comments_collected": 0,
+                "error": None,
+                "updated_at": now,
+            }
+            for vk_id, name in groups.items()
+        ]
+        await self._upsert(table_of(TaskGroup), rows, keys=["task_id", "group_vk_id"])
+
+    async def mark(
+        self,
+        task_id: int,
+        group_vk_id: int,
+        state: TaskGroupState,
+        *,
+        posts_done: int | None = None,
+        comments_collected: int | None = None,
+        error: str | None = None,
+    ) -> bool:
+        """Set the state; ``error`` is always overwritten (``None`` clears it), the
+        counters only when given.  ``False`` when there is no such row."""
+        values: dict[str, Any] = {
+            "state": TaskGroupState(state),
+            "error": None if error is None else redact_value(error),
+            "updated_at": utcnow(),
+        }
+        if posts_done is not None:
+            values["posts_done"] = posts_done
+        if comments_collected is not None:
+            values["comments_collected"] = comments_collected
+        result = await self.session.execute(
+            update(TaskGroup)
+            .where(TaskGroup.task_id == task_id, TaskGroup.group_vk_id == group_vk_id)
+            .values(**values)
+            .returning(TaskGroup.group_vk_id)
+        )
+        return result.first() is not None
+
+    async def list(
+        self, task_id: int, *, states: Iterable[TaskGroupState] | None = None
+    ) -> builtins.list[TaskGroupRecord]:
+        query = select(TaskGroup).where(TaskGroup.task_id == task_id)
+        if states is not None:
+            query = query.where(TaskGroup.state.in_([TaskGroupState(s) for s in states]))
+        rows = await self.session.scalars(query.order_by(TaskGroup.group_vk_id))
+        return [_task_group_record(row) for row in rows]
+
+    async def pending(self, task_id: int) -> builtins.list[TaskGroupRecord]:
+        """What a resumed job still has to do: pending, and processing (interrupted)."""
+        return await self.list(task_id, states=(TaskGroupState.PENDING, TaskGroupState.PROCESSING))
+
+    async def counts(self, task_id: int) -> dict[TaskGroupState, int]:
+        rows = await self.session.execute(
+            select(TaskGroup.state, func.count())
+            .where(TaskGroup.task_id == task_id)
+            .group_by(TaskGroup.state)
+        )
+        counts = dict.fromkeys(TaskGroupState, 0)
+        counts.update({TaskGroupState(state): int(n) for state, n in rows})
+        return counts
