@@ -37,7 +37,10 @@ def configure(level: str = "INFO", fmt: str = "console", *, stream: Any = None) 
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
+        # plain tracebacks: rich ones print local variables, after redaction has run
+        else structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
     )
     structlog.configure(
         processors=[*shared, renderer],
@@ -53,6 +56,7 @@ def configure(level: str = "INFO", fmt: str = "console", *, stream: Any = None) 
                 structlog.stdlib.add_log_level,
                 structlog.stdlib.add_logger_name,
                 structlog.processors.TimeStamper(fmt="iso", utc=True),
+                structlog.processors.format_exc_info,
                 _redact,
             ],
         )
