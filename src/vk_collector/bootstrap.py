@@ -15,9 +15,12 @@ from dataclasses import dataclass
 import structlog
 
 from vk_collector.embedded import EmbeddedValkey, find_running
+from vk_collector.pipelines import Pipelines
 from vk_collector.queue.service import QueueService
 from vk_collector.redaction import register_secret
 from vk_collector.settings import Settings
+from vk_collector.storage import Database, migrate
+from vk_collector.tasks import TaskService
 from vk_collector.workers.base import BaseWorker
 
 __all__ = ["Runtime", "redis_endpoint", "register_settings_secrets"]
@@ -54,20 +57,41 @@ def redis_endpoint(settings: Settings) -> Iterator[str]:
 
 @dataclass
 class Runtime:
-    """The services one process uses; ``close()`` releases them in reverse order."""
+    """The services one process uses; ``close()`` releases them in reverse order.
+
+    ``db`` is migrated by ``start()``; ``queue`` starts the given workers unless
+    ``start(start_workers=False)``.
+    """
 
     settings: Settings
     redis_url: str
+    db: Database
+    tasks: TaskService
     queue: QueueService
+    pipelines: Pipelines
 
     @classmethod
     def create(
         cls, settings: Settings, redis_url: str, workers: Sequence[BaseWorker] = ()
     ) -> Runtime:
-        return cls(settings, redis_url, QueueService(settings, redis_url, workers=workers))
+        db = Database(settings.database_url, echo=settings.database.echo)
+        tasks = TaskService(db)
+        queue = QueueService(settings, redis_url, workers=workers)
+        return cls(settings, redis_url, db, tasks, queue, Pipelines(db, tasks, queue))
 
     async def start(self, *, start_workers: bool = True) -> None:
+        await migrate(self.db.url)
         await self.queue.initialize(start_workers=start_workers)
 
     async def close(self) -> None:
-        await self.queue.cleanup()
+        try:
+            await self.queue.cleanup()
+        finally:
+            await self.db.dispose()
+
+    async def __aenter__(self) -> Runtime:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

@@ -1,0 +1,228 @@
+"""What a user starts: uploading a groups file, starting a collection, deleting a task.
+
+The CLI and the HTTP API both call these functions, so validation, task creation and
+enqueueing behave the same everywhere.  Input is validated before anything is
+stored; a task whose job cannot be enqueued is marked failed with the reason (the
+original system only logged it and left the task pending forever).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass, field
+
+import structlog
+
+from vk_collector.errors import ErrorCode, ValidationError, VkCollectorError
+from vk_collector.queue.jobs import (
+    ProcessGroupsJobData,
+    ProcessGroupsMetadata,
+    VkCollectGroup,
+    VkCollectJobData,
+    VkCollectMetadata,
+    VkCollectOptions,
+)
+from vk_collector.queue.service import QueueService
+from vk_collector.storage import Database, GroupRecord, TaskRecord, TaskType
+from vk_collector.tasks import TaskService
+from vk_collector.vk.groups_file import GroupsFile, parse_groups_file, parse_identifier_list
+
+__all__ = ["CollectRequest", "Pipelines", "UploadResult"]
+
+log = structlog.get_logger(__name__)
+
+_MAX_REPORTED_LINE_ERRORS = 200
+_MAX_FILTER_WORDS = 100
+
+
+@dataclass(frozen=True)
+class CollectRequest:
+    """Which stored communities to collect and how.
+
+    ``group_ids`` are internal ids (``GET /api/groups`` ``id``, the original API's
+    meaning); ``vk_ids`` are VK community ids; ``all_groups`` takes every stored one.
+    Exactly one selector must be given.
+    """
+
+    group_ids: Sequence[int] = ()
+    vk_ids: Sequence[int] = ()
+    all_groups: bool = False
+    limit: int = 10
+    include_replies: bool = True
+    filter_words: Sequence[str] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    task: TaskRecord
+    parsed: GroupsFile
+
+
+class Pipelines:
+    def __init__(self, db: Database, tasks: TaskService, queue: QueueService) -> None:
+        self._db = db
+        self._tasks = tasks
+        self._queue = queue
+
+    # --- upload -----------------------------------------------------------------
+
+    async def upload_groups(
+        self,
+        data: bytes,
+        *,
+        file_name: str | None = None,
+        encoding: str | None = None,
+        max_bytes: int,
+    ) -> UploadResult:
+        """Parse a groups file and queue its identifiers for resolution.
+
+        Whole-file problems (empty, binary, too large, undecodable) and a file with no
+        valid line at all raise ``ValidationError`` and store nothing.
+        """
+        parsed = await asyncio.to_thread(
+            parse_groups_file, data, encoding=encoding, max_bytes=max_bytes
+        )
+        return await self._queue_identifiers(parsed, "file", file_name)
+
+    async def add_groups(self, identifiers: Sequence[str]) -> UploadResult:
+        """Queue identifiers given by hand (``--groups`` or a JSON list)."""
+        return await self._queue_identifiers(parse_identifier_list(identifiers), "manual", None)
+
+    async def _queue_identifiers(
+        self, parsed: GroupsFile, source: str, file_name: str | None
+    ) -> UploadResult:
+        if not parsed.identifiers:
+            shown = "; ".join(str(e) for e in parsed.errors[:5])
+            more = f" (and {len(parsed.errors) - 5} more)" if len(parsed.errors) > 5 else ""
+            raise ValidationError(
+                f"no valid community identifier found: {shown}{more}",
+                details={"errors": [str(e) for e in parsed.errors[:_MAX_REPORTED_LINE_ERRORS]]},
+            )
+        line_errors = [
+            {"identifier": f"line {e.line}", "error": e.reason}
+            for e in parsed.errors[:_MAX_REPORTED_LINE_ERRORS]
+        ]
+        task = await self._tasks.create(
+            TaskType.PROCESS_GROUPS,
+            {
+                "source": source,
+                "fileName": file_name,
+                "encoding": parsed.encoding or None,
+                "totalLines": parsed.total_lines,
+                "identifiers": len(parsed.identifiers),
+                "invalidLines": len(parsed.errors),
+                "duplicateLines": len(parsed.duplicates),
+            },
+        )
+        if line_errors:
+            task = await self._tasks.add_errors(task.id, line_errors)
+        job = ProcessGroupsJobData(
+            task_id=task.id,
+            metadata=ProcessGroupsMetadata(
+                group_identifiers=[str(ref) for ref in parsed.identifiers],
+                source="file" if source == "file" else "manual",
+                original_file_name=file_name,
+            ),
+        )
+        await self._enqueue(task, self._queue.add_process_groups_job(job, task.id))
+        log.info("pipeline.upload_queued", task_id=task.id, identifiers=len(parsed.identifiers))
+        return UploadResult(task=task, parsed=parsed)
+
+    # --- collect ----------------------------------------------------------------
+
+    async def start_collection(self, request: CollectRequest) -> TaskRecord:
+        groups = await self._select_groups(request)
+        options = self._options(request)
+        task = await self._tasks.create(
+            TaskType.FETCH_COMMENTS,
+            {
+                "groups": [g.vk_id for g in groups],
+                "options": options.to_wire(),
+            },
+        )
+        async with self._db.unit_of_work() as uow:
+            await uow.task_groups.init(task.id, {g.vk_id: g.name for g in groups})
+            await uow.commit()
+        job = VkCollectJobData(
+            task_id=task.id,
+            metadata=VkCollectMetadata(
+                groups=[VkCollectGroup(vk_id=g.vk_id, name=g.name) for g in groups],
+                options=options,
+            ),
+        )
+        await self._enqueue(task, self._queue.add_vk_collect_job(job, task.id))
+        log.info("pipeline.collection_queued", task_id=task.id, groups=len(groups))
+        return task
+
+    @staticmethod
+    def _options(request: CollectRequest) -> VkCollectOptions:
+        words = [w.strip() for w in request.filter_words if w.strip()]
+        if len(words) > _MAX_FILTER_WORDS:
+            raise ValidationError(f"at most {_MAX_FILTER_WORDS} filter words, got {len(words)}")
+        if not 1 <= request.limit <= 1000:
+            raise ValidationError(f"limit must be between 1 and 1000, got {request.limit}")
+        return VkCollectOptions(
+            limit=request.limit,
+            include_replies=request.include_replies,
+            filter_words=words or None,
+        )
+
+    async def _select_groups(self, request: CollectRequest) -> list[GroupRecord]:
+        selectors = sum([bool(request.group_ids), bool(request.vk_ids), request.all_groups])
+        if selectors != 1:
+            raise ValidationError("choose the communities: give group ids, VK ids or all")
+        async with self._db.unit_of_work(read_only=True) as uow:
+            if request.all_groups:
+                page = await uow.groups.list(page=1, limit=100_000)
+                groups = list(page.items)
+                if not groups:
+                    raise ValidationError(
+                        "no communities are stored yet; upload a groups file first",
+                        ErrorCode.NOT_FOUND,
+                    )
+                return groups
+            if request.group_ids:
+                wanted = list(dict.fromkeys(request.group_ids))
+                groups = await uow.groups.get_by_ids(wanted)
+                found = {g.id for g in groups}
+                label = "group id"
+            else:
+                wanted = list(dict.fromkeys(request.vk_ids))
+                groups = await uow.groups.get_by_vk_ids(wanted)
+                found = {g.vk_id for g in groups}
+                label = "VK id"
+        missing = [i for i in wanted if i not in found]
+        if missing:
+            shown = ", ".join(str(i) for i in missing[:20])
+            raise ValidationError(
+                f"not stored: {label} {shown}; upload them first or check `groups list`",
+                ErrorCode.NOT_FOUND,
+                details={"missing": missing},
+            )
+        return groups
+
+    # --- shared -----------------------------------------------------------------
+
+    async def _enqueue(self, task: TaskRecord, adding: Awaitable[object]) -> None:
+        try:
+            await adding
+        except VkCollectorError as exc:
+            await self._tasks.fail(task.id, f"could not queue the job: {exc.message}")
+            raise
+
+    async def delete_task(self, task_id: int) -> None:
+        """Cancel the task's job (when not running) and delete the task and its links."""
+        task = await self._tasks.get(task_id)
+        prefix = "vk-collect" if task.type is TaskType.FETCH_COMMENTS else "process-groups"
+        job = await self._queue.get_job(f"{prefix}-{task_id}")
+        if job is not None:
+            state = await self._queue.get_job_state(job)
+            if state == "active":
+                raise ValidationError(
+                    f"task {task_id} is being processed; pause the queue or wait for it to end",
+                    ErrorCode.INVALID_INPUT,
+                )
+            await self._queue.remove_job(str(job.id))
+        await self._tasks.delete(task_id)
+        log.info("pipeline.task_deleted", task_id=task_id)
