@@ -12,18 +12,24 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+import redis.asyncio as aioredis
 import structlog
 
 from vk_collector.embedded import EmbeddedValkey, find_running
+from vk_collector.errors import ValidationError
 from vk_collector.pipelines import Pipelines
+from vk_collector.queue.config import QueueName
 from vk_collector.queue.service import QueueService
 from vk_collector.redaction import register_secret
 from vk_collector.settings import Settings
 from vk_collector.storage import Database, migrate
 from vk_collector.tasks import TaskService
+from vk_collector.vk.client import VkClient
 from vk_collector.workers.base import BaseWorker
+from vk_collector.workers.groups_parse import GroupsParseWorker
+from vk_collector.workers.vk_collect import VkCollectWorker
 
-__all__ = ["Runtime", "redis_endpoint", "register_settings_secrets"]
+__all__ = ["Runtime", "build_workers", "redis_endpoint", "register_settings_secrets"]
 
 log = structlog.get_logger(__name__)
 
@@ -55,11 +61,37 @@ def redis_endpoint(settings: Settings) -> Iterator[str]:
         yield server.url
 
 
+def build_workers(
+    settings: Settings,
+    redis_url: str,
+    db: Database,
+    vk: VkClient,
+    *,
+    queues: Sequence[str] | None = None,
+    concurrency: int | None = None,
+) -> list[BaseWorker]:
+    """The workers of the named queues (both by default)."""
+    wanted = set(queues or [q.value for q in QueueName])
+    unknown = wanted - {q.value for q in QueueName}
+    if unknown:
+        raise ValidationError(
+            f"unknown queue(s): {', '.join(sorted(unknown))}; use "
+            + " or ".join(q.value for q in QueueName)
+        )
+    workers: list[BaseWorker] = []
+    if QueueName.PROCESS_GROUPS.value in wanted:
+        workers.append(GroupsParseWorker(settings, redis_url, db, vk, concurrency=concurrency))
+    if QueueName.VK_COLLECT.value in wanted:
+        workers.append(VkCollectWorker(settings, redis_url, db, vk, concurrency=concurrency))
+    return workers
+
+
 @dataclass
 class Runtime:
     """The services one process uses; ``close()`` releases them in reverse order.
 
-    ``db`` is migrated by ``start()``; ``queue`` starts the given workers unless
+    ``db`` is migrated by ``start()``.  With ``with_workers`` the runtime owns a VK
+    client and the workers of ``queues``, started by ``start()`` unless
     ``start(start_workers=False)``.
     """
 
@@ -69,15 +101,36 @@ class Runtime:
     tasks: TaskService
     queue: QueueService
     pipelines: Pipelines
+    vk: VkClient | None = None
+    vk_redis: aioredis.Redis | None = None
 
     @classmethod
     def create(
-        cls, settings: Settings, redis_url: str, workers: Sequence[BaseWorker] = ()
+        cls,
+        settings: Settings,
+        redis_url: str,
+        *,
+        with_workers: bool = False,
+        queues: Sequence[str] | None = None,
+        concurrency: int | None = None,
     ) -> Runtime:
         db = Database(settings.database_url, echo=settings.database.echo)
         tasks = TaskService(db)
+        vk: VkClient | None = None
+        vk_redis: aioredis.Redis | None = None
+        workers: list[BaseWorker] = []
+        if with_workers:
+            vk_redis = aioredis.Redis.from_url(
+                redis_url, socket_connect_timeout=settings.redis.connect_timeout_s
+            )
+            vk = VkClient(
+                settings.vk, redis=vk_redis, key_prefix=f"{settings.queues.prefix}:vkc:vk"
+            )
+            workers = build_workers(
+                settings, redis_url, db, vk, queues=queues, concurrency=concurrency
+            )
         queue = QueueService(settings, redis_url, workers=workers)
-        return cls(settings, redis_url, db, tasks, queue, Pipelines(db, tasks, queue))
+        return cls(settings, redis_url, db, tasks, queue, Pipelines(db, tasks, queue), vk, vk_redis)
 
     async def start(self, *, start_workers: bool = True) -> None:
         await migrate(self.db.url)
@@ -87,6 +140,10 @@ class Runtime:
         try:
             await self.queue.cleanup()
         finally:
+            if self.vk is not None:
+                await self.vk.aclose()
+            if self.vk_redis is not None:
+                await self.vk_redis.aclose()
             await self.db.dispose()
 
     async def __aenter__(self) -> Runtime:

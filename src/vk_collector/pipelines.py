@@ -174,8 +174,14 @@ class Pipelines:
             raise ValidationError("choose the communities: give group ids, VK ids or all")
         async with self._db.unit_of_work(read_only=True) as uow:
             if request.all_groups:
-                page = await uow.groups.list(page=1, limit=100_000)
-                groups = list(page.items)
+                groups = []
+                number = 1
+                while True:
+                    page = await uow.groups.list(page=number, limit=1000)
+                    groups.extend(page.items)
+                    if not page.has_next:
+                        break
+                    number += 1
                 if not groups:
                     raise ValidationError(
                         "no communities are stored yet; upload a groups file first",
