@@ -59,6 +59,17 @@ class UploadResult:
     parsed: GroupsFile
 
 
+def _require_identifiers(parsed: GroupsFile) -> None:
+    if parsed.identifiers:
+        return
+    shown = "; ".join(str(e) for e in parsed.errors[:5])
+    more = f" (and {len(parsed.errors) - 5} more)" if len(parsed.errors) > 5 else ""
+    raise ValidationError(
+        f"no valid community identifier found: {shown}{more}",
+        details={"errors": [str(e) for e in parsed.errors[:_MAX_REPORTED_LINE_ERRORS]]},
+    )
+
+
 class Pipelines:
     def __init__(self, db: Database, tasks: TaskService, queue: QueueService) -> None:
         self._db = db
@@ -67,21 +78,30 @@ class Pipelines:
 
     # --- upload -----------------------------------------------------------------
 
+    @staticmethod
+    def parse_upload(data: bytes, *, encoding: str | None = None, max_bytes: int) -> GroupsFile:
+        """Parse a groups file; raises ``ValidationError`` for whole-file problems (empty,
+        binary, too large, undecodable) and for a file with no valid line at all."""
+        parsed = parse_groups_file(data, encoding=encoding, max_bytes=max_bytes)
+        _require_identifiers(parsed)
+        return parsed
+
     async def upload_groups(
         self,
-        data: bytes,
+        data: bytes | GroupsFile,
         *,
         file_name: str | None = None,
         encoding: str | None = None,
         max_bytes: int,
     ) -> UploadResult:
-        """Parse a groups file and queue its identifiers for resolution.
-
-        Whole-file problems (empty, binary, too large, undecodable) and a file with no
-        valid line at all raise ``ValidationError`` and store nothing.
-        """
-        parsed = await asyncio.to_thread(
-            parse_groups_file, data, encoding=encoding, max_bytes=max_bytes
+        """Parse a groups file (unless given parsed) and queue its identifiers.  Bad input
+        raises ``ValidationError`` and stores nothing."""
+        parsed = (
+            data
+            if isinstance(data, GroupsFile)
+            else await asyncio.to_thread(
+                self.parse_upload, data, encoding=encoding, max_bytes=max_bytes
+            )
         )
         return await self._queue_identifiers(parsed, "file", file_name)
 
@@ -92,13 +112,7 @@ class Pipelines:
     async def _queue_identifiers(
         self, parsed: GroupsFile, source: str, file_name: str | None
     ) -> UploadResult:
-        if not parsed.identifiers:
-            shown = "; ".join(str(e) for e in parsed.errors[:5])
-            more = f" (and {len(parsed.errors) - 5} more)" if len(parsed.errors) > 5 else ""
-            raise ValidationError(
-                f"no valid community identifier found: {shown}{more}",
-                details={"errors": [str(e) for e in parsed.errors[:_MAX_REPORTED_LINE_ERRORS]]},
-            )
+        _require_identifiers(parsed)
         line_errors = [
             {"identifier": f"line {e.line}", "error": e.reason}
             for e in parsed.errors[:_MAX_REPORTED_LINE_ERRORS]
@@ -174,7 +188,7 @@ class Pipelines:
             raise ValidationError("choose the communities: give group ids, VK ids or all")
         async with self._db.unit_of_work(read_only=True) as uow:
             if request.all_groups:
-                groups = []
+                groups: list[GroupRecord] = []
                 number = 1
                 while True:
                     page = await uow.groups.list(page=number, limit=1000)

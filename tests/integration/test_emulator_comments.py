@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from fixtures_emulator import COMMUNITY_TOKEN, SERVICE_TOKEN, vk_call
 from vk_collector.vk.emulator import EmulatorServer, Post
+
+from fixtures_emulator import COMMUNITY_TOKEN, SERVICE_TOKEN, vk_call
 
 
 def response(envelope: dict[str, Any]) -> Any:

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from fixtures_emulator import COMMUNITY_TOKEN, SERVICE_TOKEN, USER_TOKEN, EmulatorFactory, vk_call
 from vk_collector.vk.emulator import EmulatorServer, VkQuirks, mask_token
+
+from fixtures_emulator import COMMUNITY_TOKEN, SERVICE_TOKEN, USER_TOKEN, EmulatorFactory, vk_call
 
 
 def execute(server: EmulatorServer, code: str, token: str = USER_TOKEN, **params: Any) -> Any:

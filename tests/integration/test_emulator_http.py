@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import pytest
 
-from fixtures_emulator import USER_TOKEN, EmulatorFactory, vk_call
 from vk_collector.vk.emulator import (
     EmulatorConfig,
     EmulatorServer,
@@ -19,6 +18,8 @@ from vk_collector.vk.emulator import (
     create_app,
     mask_token,
 )
+
+from fixtures_emulator import USER_TOKEN, EmulatorFactory, vk_call
 
 
 def params_of(envelope: dict[str, Any]) -> dict[str, str]:

@@ -9,9 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from fixtures_emulator import COMMUNITY_TOKEN, SERVICE_TOKEN, USER_TOKEN, EmulatorFactory, vk_call
 from vk_collector.vk.emulator import FaultConfig, mask_token
 from vk_collector.vk.emulator.limits import FaultInjector
+
+from fixtures_emulator import COMMUNITY_TOKEN, SERVICE_TOKEN, USER_TOKEN, EmulatorFactory, vk_call
 
 PARAMS = {"v": "5.199", "access_token": USER_TOKEN, "group_ids": "1"}
 

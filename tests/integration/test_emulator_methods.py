@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from fixtures_emulator import COMMUNITY_TOKEN, SERVICE_TOKEN, EmulatorFactory, vk_call
 from vk_collector.vk.emulator import EmulatorServer, VkQuirks
+
+from fixtures_emulator import COMMUNITY_TOKEN, SERVICE_TOKEN, EmulatorFactory, vk_call
 
 
 def response(envelope: dict[str, Any]) -> Any:

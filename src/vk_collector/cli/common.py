@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -51,13 +52,18 @@ def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
     raise typer.Exit(code)
 
 
-def load(quiet: bool = False) -> Settings:
-    """Settings from the environment; logging configured once, secrets registered."""
+def load(quiet: bool = True) -> Settings:
+    """Settings from the environment; logging configured once, secrets registered.
+
+    ``quiet`` commands (everything but the long-running services) log warnings only,
+    unless VKC_LOG_LEVEL asks for more.
+    """
     try:
         settings = load_settings()
     except ValidationError as exc:
         fail(exc.message, EXIT_USAGE)
-    level = "WARNING" if quiet and settings.log.level in ("DEBUG", "INFO") else settings.log.level
+    explicit = "VKC_LOG_LEVEL" in os.environ
+    level = "WARNING" if quiet and not explicit else settings.log.level
     configure(level, settings.log.format)
     register_settings_secrets(settings)
     return settings

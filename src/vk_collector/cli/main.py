@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from vk_collector.cli import queue_commands
+from vk_collector.cli import pipeline_commands, queue_commands
+from vk_collector.cli.demo import demo
 from vk_collector.cli.emulator import emulator
+from vk_collector.cli.worker_command import worker
 
 app = typer.Typer(
     name="vk-collector",
@@ -15,6 +17,13 @@ app = typer.Typer(
     add_completion=False,
 )
 
+app.command("demo")(demo)
+app.command("upload")(pipeline_commands.upload)
+app.add_typer(pipeline_commands.groups_app, name="groups")
+app.command("collect")(pipeline_commands.collect)
+app.add_typer(pipeline_commands.tasks_app, name="tasks")
+app.command("export")(pipeline_commands.export)
+app.command("worker")(worker)
 app.command("health")(queue_commands.health)
 app.add_typer(queue_commands.queues_app, name="queues")
 app.add_typer(queue_commands.jobs_app, name="jobs")

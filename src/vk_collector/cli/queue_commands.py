@@ -23,7 +23,7 @@ QUEUE_NAMES = ", ".join(q.value for q in QueueName)
 
 def health(json_output: JsonOption = False) -> None:
     """Check Redis, queue backlogs and workers; exit 0 when healthy, 1 when not."""
-    settings = load(quiet=True)
+    settings = load()
 
     async def main() -> dict[str, Any]:
         runtime = Runtime.create(settings, url)
@@ -76,7 +76,7 @@ def queues(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """A table of job counts per queue and whether it is paused."""
     if ctx.invoked_subcommand is not None:
         return
-    settings = load(quiet=True)
+    settings = load()
 
     async def main() -> list[dict[str, Any]]:
         runtime = Runtime.create(settings, url)
@@ -115,7 +115,7 @@ QueueArg = Annotated[
 
 
 def _control(action: str, name: str | None) -> None:
-    settings = load(quiet=True)
+    settings = load()
 
     async def main() -> list[str]:
         runtime = Runtime.create(settings, url)
@@ -149,7 +149,7 @@ JobArg = Annotated[str, typer.Argument(help="Job id, e.g. vk-collect-12.")]
 
 
 def _with_job(action: str, job_id: str) -> dict[str, Any] | None:
-    settings = load(quiet=True)
+    settings = load()
 
     async def main() -> dict[str, Any] | None:
         runtime = Runtime.create(settings, url)
@@ -214,7 +214,7 @@ def redis_server() -> None:
     Other vk-collector processes on the same data directory (VKC_DATA_DIR) find and
     share it; set REDIS_URL to the printed URL for processes elsewhere on this host.
     """
-    settings = load()
+    settings = load(quiet=False)
     if settings.redis.url:
         fail("REDIS_URL is set: there is no embedded server to run", 2)
     shared = find_running(settings.data_dir)

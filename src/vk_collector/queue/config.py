@@ -48,7 +48,7 @@ class QueueConfig:
             "maxStalledCount": self.options.max_stalled_count,
             "lockDuration": self.options.lock_duration_ms,
             # an idle worker re-polls this often (s); it bounds how long close() waits
-            "drainDelay": 2,
+            "drainDelay": 1,
         }
 
 

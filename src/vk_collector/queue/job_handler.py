@@ -122,6 +122,42 @@ class QueueJobHandler:
         log.info("job.added", queue=queue_name, job_id=job.id, task_id=task_id)
         return job
 
+    async def add_jobs(
+        self,
+        queue_name: str,
+        items: list[tuple[BaseModel | dict[str, Any], int]],
+        options: dict[str, Any] | None = None,
+    ) -> list[Job]:
+        """Validate every item first, then add them in one round trip (``addBulk``).
+
+        All or nothing on validation: one bad item enqueues none.  Not retried as a
+        whole, since a partial bulk add cannot be told apart from a failed one.
+        """
+        queue = self.get_queue(queue_name)
+        config = self._resources.configs[queue_name]
+        bulk = [
+            {
+                "name": config.job_name,
+                "data": self._validate(QueueName(queue_name), data, task_id),
+                "opts": {
+                    **config.job_options(),
+                    **(options or {}),
+                    "jobId": f"{config.job_name}-{task_id}",
+                },
+            }
+            for data, task_id in items
+        ]
+        try:
+            jobs: list[Job] = await queue.addBulk(bulk)
+        except Exception as exc:
+            raise QueueError(
+                f"could not add {len(bulk)} {queue_name} jobs: {exc}",
+                ErrorCode.ADD_JOB_FAILED,
+                cause=exc,
+            ) from exc
+        log.info("job.added_bulk", queue=queue_name, count=len(jobs))
+        return jobs
+
     @staticmethod
     def _validate(queue: QueueName, data: BaseModel | dict[str, Any], task_id: int) -> Any:
         model = _WIRE_MODELS[queue]

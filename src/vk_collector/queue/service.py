@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bullmq import Job, QueueEvents
+from pydantic import BaseModel
 
 from vk_collector.errors import ErrorCode, QueueError
 from vk_collector.queue.config import QueueConfig, queue_configs
@@ -89,6 +90,14 @@ class QueueService:
         options: dict[str, Any] | None = None,
     ) -> Job:
         return await self._ready()[0].add_process_groups_job(data, task_id, options)
+
+    async def add_jobs(
+        self,
+        queue_name: str,
+        items: list[tuple[BaseModel | dict[str, Any], int]],
+        options: dict[str, Any] | None = None,
+    ) -> list[Job]:
+        return await self._ready()[0].add_jobs(queue_name, items, options)
 
     async def get_job(self, job_id: str) -> Job | None:
         return await self._ready()[0].get_job(job_id)

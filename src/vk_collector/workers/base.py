@@ -265,7 +265,7 @@ class QueueWorker(ABC):
         task, self._run_task = self._run_task, None
         if task is None:
             return
-        _, pending = await asyncio.wait({task}, timeout=2.0)
+        _, pending = await asyncio.wait({task}, timeout=3.0)
         if pending:
             task.cancel()
             await asyncio.wait({task}, timeout=2.0)

@@ -175,3 +175,17 @@ async def test_jobs_of_the_original_node_system_are_read(
     assert data.metadata.options.token.get_secret_value() == "node-token-xyz"
     assert "node-token-xyz" not in repr(data)
     assert "token" not in data.to_wire()["metadata"]["options"]
+
+
+async def test_bulk_add_validates_everything_before_adding_anything(
+    resources: QueueResources, settings: Settings
+) -> None:
+    handler = QueueJobHandler(resources, settings.queues)
+    with pytest.raises(ValidationError):
+        await handler.add_jobs(PG, [(identifiers("a"), 1), ({"metadata": {}}, 2)])
+    assert await resources.queues[PG].getJobCounts("waiting") == {"waiting": 0}
+
+    jobs = await handler.add_jobs(PG, [(identifiers("a"), 1), (identifiers("b"), 2)])
+
+    assert [j.id for j in jobs] == ["process-groups-1", "process-groups-2"]
+    assert await resources.queues[PG].getJobCounts("waiting") == {"waiting": 2}

@@ -1,0 +1,207 @@
+"""Queue throughput: QueueService against raw bullmq, measured in the same run.
+
+    python benchmarks/queue_throughput.py [--jobs 3000] [--rounds 3]
+
+Starts a private Valkey, then measures jobs/s for single adds, bulk adds, and
+processing no-op jobs at concurrency 1 and 50, once through vk-collector's
+QueueService/QueueWorker and once through raw bullmq Queue/Worker, alternating the
+two to spread machine noise, and prints each figure with the ratio
+service / raw (target: 0.9 or more).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from bullmq import Job, Queue, Worker
+
+from vk_collector.embedded import EmbeddedValkey
+from vk_collector.log import configure
+from vk_collector.queue.config import QueueName, queue_configs
+from vk_collector.queue.service import QueueService
+from vk_collector.settings import QueuesSettings, RedisSettings, Settings
+from vk_collector.workers.base import QueueWorker
+
+QUEUE = QueueName.PROCESS_GROUPS.value
+DATA = {"metadata": {"groupIdentifiers": ["apiclub"], "source": "manual"}}
+
+
+def settings_for(url: str, concurrency: int) -> Settings:
+    queues = QueuesSettings(prefix=f"bench-{uuid.uuid4().hex[:8]}")
+    queues.process_groups.concurrency = concurrency
+    queues.process_groups.remove_on_complete = 0
+    return Settings(redis=RedisSettings(url=url), queues=queues)
+
+
+class NoopWorker(QueueWorker):
+    queue: ClassVar[QueueName] = QueueName.PROCESS_GROUPS
+    done: asyncio.Event
+    target: int
+    count: int
+
+    async def process(self, job: Job, token: str) -> dict[str, Any]:
+        self.count += 1
+        if self.count >= self.target:
+            self.done.set()
+        return {}
+
+
+async def service_adds(url: str, n: int, bulk: bool) -> float:
+    settings = settings_for(url, 1)
+    async with QueueService(settings, url) as service:
+        await service.pause_queue(QUEUE)
+        started = time.perf_counter()
+        if bulk:
+            for chunk in range(0, n, 500):
+                await service.add_jobs(QUEUE, [(DATA, i + 1) for i in range(chunk, chunk + 500)])
+        else:
+            for i in range(n):
+                await service.add_process_groups_job(DATA, i + 1)
+        elapsed = time.perf_counter() - started
+        await service._ready()[0].get_queue(QUEUE).obliterate(force=True)
+    return n / elapsed
+
+
+async def raw_adds(url: str, n: int, bulk: bool) -> float:
+    settings = settings_for(url, 1)
+    config = queue_configs(settings.queues)[QueueName.PROCESS_GROUPS]
+    queue = Queue(QUEUE, {"connection": url, "prefix": settings.queues.prefix})
+    await queue.pause()
+    started = time.perf_counter()
+    if bulk:
+        for chunk in range(0, n, 500):
+            await queue.addBulk(
+                [
+                    {
+                        "name": QUEUE,
+                        "data": {**DATA, "taskId": i + 1},
+                        "opts": {**config.job_options(), "jobId": f"{QUEUE}-{i + 1}"},
+                    }
+                    for i in range(chunk, chunk + 500)
+                ]
+            )
+    else:
+        for i in range(n):
+            await queue.add(
+                QUEUE,
+                {**DATA, "taskId": i + 1, "type": "process_groups"},
+                {**config.job_options(), "jobId": f"{QUEUE}-{i + 1}"},
+            )
+    elapsed = time.perf_counter() - started
+    await queue.obliterate(force=True)
+    await queue.close()
+    return n / elapsed
+
+
+async def _fill(url: str, prefix: str, n: int) -> None:
+    queue = Queue(QUEUE, {"connection": url, "prefix": prefix})
+    for chunk in range(0, n, 1000):
+        await queue.addBulk(
+            [
+                {
+                    "name": QUEUE,
+                    "data": {**DATA, "taskId": i + 1},
+                    "opts": {"jobId": f"{QUEUE}-{i + 1}", "removeOnComplete": True},
+                }
+                for i in range(chunk, min(n, chunk + 1000))
+            ]
+        )
+    await queue.close()
+
+
+async def service_processing(url: str, n: int, concurrency: int) -> float:
+    settings = settings_for(url, concurrency)
+    await _fill(url, settings.queues.prefix, n)
+    config = queue_configs(settings.queues)[QueueName.PROCESS_GROUPS]
+    worker = NoopWorker(settings, url, config, concurrency=concurrency)
+    worker.done, worker.target, worker.count = asyncio.Event(), n, 0
+    started = time.perf_counter()
+    await worker.start()
+    await worker.done.wait()
+    elapsed = time.perf_counter() - started
+    await worker.stop()
+    return n / elapsed
+
+
+async def raw_processing(url: str, n: int, concurrency: int) -> float:
+    prefix = f"bench-{uuid.uuid4().hex[:8]}"
+    await _fill(url, prefix, n)
+    done = asyncio.Event()
+    count = 0
+
+    async def noop(job: Job, token: str) -> dict[str, Any]:
+        nonlocal count
+        count += 1
+        if count >= n:
+            done.set()
+        return {}
+
+    started = time.perf_counter()
+    worker = Worker(QUEUE, noop, {"connection": url, "prefix": prefix, "concurrency": concurrency})
+    await done.wait()
+    elapsed = time.perf_counter() - started
+    await worker.close()
+    return n / elapsed
+
+
+Measure = Callable[[str, int], Awaitable[float]]
+
+
+async def compare(url: str, label: str, ours: Measure, raw: Measure, n: int, rounds: int) -> None:
+    ours_rates, raw_rates = [], []
+    for _ in range(rounds):
+        raw_rates.append(await raw(url, n))
+        ours_rates.append(await ours(url, n))
+    o, r = statistics.median(ours_rates), statistics.median(raw_rates)
+    print(f"{label:<28} {o:>10,.0f} {r:>10,.0f} {o / r:>8.2f}")
+
+
+async def main(jobs: int, rounds: int) -> None:
+    configure("WARNING")
+    with EmbeddedValkey(Path(tempfile.mkdtemp()), persistence=False, publish=False) as server:
+        url = server.url
+        print(f"jobs per measurement: {jobs}, rounds: {rounds} (median)")
+        print(f"{'figure (jobs/s)':<28} {'service':>10} {'raw':>10} {'ratio':>8}")
+        await compare(
+            url,
+            "single add",
+            lambda u, n: service_adds(u, n, False),
+            lambda u, n: raw_adds(u, n, False),
+            jobs,
+            rounds,
+        )
+        await compare(
+            url,
+            "bulk add",
+            lambda u, n: service_adds(u, n, True),
+            lambda u, n: raw_adds(u, n, True),
+            jobs * 5,
+            rounds,
+        )
+        for concurrency in (1, 50):
+            await compare(
+                url,
+                f"process no-op, conc. {concurrency}",
+                lambda u, n, c=concurrency: service_processing(u, n, c),  # type: ignore[misc]
+                lambda u, n, c=concurrency: raw_processing(u, n, c),  # type: ignore[misc]
+                jobs,
+                rounds,
+            )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    asyncio.run(main(args.jobs, args.rounds))
+    sys.exit(0)
