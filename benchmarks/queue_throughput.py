@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from bullmq import Job, Queue, Worker
+from bullmq import Job, Queue, QueueEvents, Worker
 
 from vk_collector.embedded import EmbeddedValkey
 from vk_collector.log import configure
@@ -55,9 +55,11 @@ class NoopWorker(QueueWorker):
         return {}
 
 
-async def service_adds(url: str, n: int, bulk: bool) -> float:
+async def service_adds(url: str, n: int, bulk: bool, events: bool) -> float:
     settings = settings_for(url, 1)
-    async with QueueService(settings, url) as service:
+    service = QueueService(settings, url)
+    await service.initialize(listen_events=events)
+    try:
         await service.pause_queue(QUEUE)
         started = time.perf_counter()
         if bulk:
@@ -68,13 +70,20 @@ async def service_adds(url: str, n: int, bulk: bool) -> float:
                 await service.add_process_groups_job(DATA, i + 1)
         elapsed = time.perf_counter() - started
         await service._ready()[0].get_queue(QUEUE).obliterate(force=True)
+    finally:
+        await service.cleanup()
     return n / elapsed
 
 
-async def raw_adds(url: str, n: int, bulk: bool) -> float:
+async def raw_adds(url: str, n: int, bulk: bool, events: bool) -> float:
     settings = settings_for(url, 1)
     config = queue_configs(settings.queues)[QueueName.PROCESS_GROUPS]
-    queue = Queue(QUEUE, {"connection": url, "prefix": settings.queues.prefix})
+    opts = {"connection": url, "prefix": settings.queues.prefix}
+    queue = Queue(QUEUE, opts)
+    # the same observer the service runs: a QueueEvents consumer with a listener
+    listener = QueueEvents(QUEUE, opts) if events else None
+    if listener is not None:
+        listener.on("waiting", lambda *_: None)
     await queue.pause()
     started = time.perf_counter()
     if bulk:
@@ -98,6 +107,8 @@ async def raw_adds(url: str, n: int, bulk: bool) -> float:
             )
     elapsed = time.perf_counter() - started
     await queue.obliterate(force=True)
+    if listener is not None:
+        await listener.close()
     await queue.close()
     return n / elapsed
 
@@ -171,22 +182,21 @@ async def main(jobs: int, rounds: int) -> None:
         url = server.url
         print(f"jobs per measurement: {jobs}, rounds: {rounds} (median)")
         print(f"{'figure (jobs/s)':<28} {'service':>10} {'raw':>10} {'ratio':>8}")
-        await compare(
-            url,
-            "single add",
-            lambda u, n: service_adds(u, n, False),
-            lambda u, n: raw_adds(u, n, False),
-            jobs,
-            rounds,
-        )
-        await compare(
-            url,
-            "bulk add",
-            lambda u, n: service_adds(u, n, True),
-            lambda u, n: raw_adds(u, n, True),
-            jobs * 5,
-            rounds,
-        )
+        for events in (False, True):
+            mode = "listening" if events else "producer"
+
+            def single(e: bool) -> tuple[Measure, Measure]:
+                return (lambda u, n: service_adds(u, n, False, e)), (
+                    lambda u, n: raw_adds(u, n, False, e)
+                )
+
+            def bulk(e: bool) -> tuple[Measure, Measure]:
+                return (lambda u, n: service_adds(u, n, True, e)), (
+                    lambda u, n: raw_adds(u, n, True, e)
+                )
+
+            await compare(url, f"single add ({mode})", *single(events), jobs, rounds)
+            await compare(url, f"bulk add ({mode})", *bulk(events), jobs * 5, rounds)
         for concurrency in (1, 50):
             await compare(
                 url,

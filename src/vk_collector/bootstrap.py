@@ -132,9 +132,9 @@ class Runtime:
         queue = QueueService(settings, redis_url, workers=workers)
         return cls(settings, redis_url, db, tasks, queue, Pipelines(db, tasks, queue), vk, vk_redis)
 
-    async def start(self, *, start_workers: bool = True) -> None:
+    async def start(self, *, start_workers: bool = True, listen_events: bool = True) -> None:
         await migrate(self.db.url)
-        await self.queue.initialize(start_workers=start_workers)
+        await self.queue.initialize(start_workers=start_workers, listen_events=listen_events)
 
     async def close(self) -> None:
         try:

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from vk_collector.bootstrap import Runtime
 from vk_collector.cli.common import EXIT_FAILED, console, fail, load, print_json, run, using_redis
+from vk_collector.cli.session import open_runtime
 from vk_collector.embedded import EmbeddedValkey, find_running
 from vk_collector.queue.config import QueueName
 from vk_collector.redaction import redact_value
@@ -26,12 +26,8 @@ def health(json_output: JsonOption = False) -> None:
     settings = load()
 
     async def main() -> dict[str, Any]:
-        runtime = Runtime.create(settings, url)
-        await runtime.start(start_workers=False)
-        try:
+        async with open_runtime(settings, url, workers=False) as runtime:
             return (await runtime.queue.health_check()).to_dict()
-        finally:
-            await runtime.close()
 
     with using_redis(settings) as url:
         result = run(main)
@@ -79,21 +75,18 @@ def queues(ctx: typer.Context, json_output: JsonOption = False) -> None:
     settings = load()
 
     async def main() -> list[dict[str, Any]]:
-        runtime = Runtime.create(settings, url)
-        await runtime.start(start_workers=False)
-        try:
+        async with open_runtime(settings, url, workers=False) as runtime:
             return [await runtime.queue.get_queue_stats(q.value) for q in QueueName]
-        finally:
-            await runtime.close()
 
     with using_redis(settings) as url:
         stats = run(main)
     if json_output:
         print_json(stats)
         return
-    table = Table(
-        "queue", "paused", "waiting", "active", "delayed", "completed", "failed", "workers"
-    )
+    table = Table()
+    table.add_column("queue", no_wrap=True)
+    for column in ("paused", "waiting", "active", "delayed", "completed", "failed", "workers"):
+        table.add_column(column, justify="right")
     for s in stats:
         c = s["counts"]
         table.add_row(
@@ -118,14 +111,10 @@ def _control(action: str, name: str | None) -> None:
     settings = load()
 
     async def main() -> list[str]:
-        runtime = Runtime.create(settings, url)
-        await runtime.start(start_workers=False)
-        try:
+        async with open_runtime(settings, url, workers=False) as runtime:
             if action == "pause":
                 return await runtime.queue.pause_queue(name)
             return await runtime.queue.resume_queue(name)
-        finally:
-            await runtime.close()
 
     with using_redis(settings) as url:
         names = run(main)
@@ -152,9 +141,7 @@ def _with_job(action: str, job_id: str) -> dict[str, Any] | None:
     settings = load()
 
     async def main() -> dict[str, Any] | None:
-        runtime = Runtime.create(settings, url)
-        await runtime.start(start_workers=False)
-        try:
+        async with open_runtime(settings, url, workers=False) as runtime:
             if action == "retry":
                 await runtime.queue.retry_job(job_id)
                 return None
@@ -178,8 +165,6 @@ def _with_job(action: str, job_id: str) -> dict[str, Any] | None:
                 "processedOn": job.processedOn,
                 "finishedOn": job.finishedOn,
             }
-        finally:
-            await runtime.close()
 
     with using_redis(settings) as url:
         return run(main)

@@ -29,12 +29,8 @@ _POLL_S = 0.25
 
 
 async def _workers_elsewhere(settings: Settings, redis_url: str, queue: QueueName) -> bool:
-    probe = Runtime.create(settings, redis_url)
-    await probe.start(start_workers=False)
-    try:
+    async with open_runtime(settings, redis_url, workers=False) as probe:
         stats = await probe.queue.get_queue_stats(queue.value)
-    finally:
-        await probe.close()
     return bool(stats["workerDetails"])
 
 
@@ -42,7 +38,11 @@ async def _workers_elsewhere(settings: Settings, redis_url: str, queue: QueueNam
 async def open_runtime(
     settings: Settings, redis_url: str, *, workers: bool | None, queue: QueueName | None = None
 ) -> AsyncIterator[Runtime]:
-    """A started runtime; ``workers=None`` means: start them when none run elsewhere."""
+    """A started runtime; ``workers=None`` means: start them when none run elsewhere.
+
+    Without workers the runtime does not listen to queue events: a command that only
+    adds jobs or reads state needs none.
+    """
     start_workers = bool(workers)
     if workers is None and queue is not None:
         start_workers = not await _workers_elsewhere(settings, redis_url, queue)
@@ -58,7 +58,7 @@ async def open_runtime(
         with_workers=start_workers,
         queues=[q.value for q in QueueName] if start_workers else None,
     )
-    await runtime.start()
+    await runtime.start(listen_events=start_workers)
     try:
         yield runtime
     finally:

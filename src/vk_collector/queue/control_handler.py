@@ -63,6 +63,12 @@ class QueueControlHandler:
 
     def get_queue_events(self, queue_name: str) -> QueueEvents:
         events = self._resources.queue_events.get(queue_name)
-        if events is None:
-            raise QueueError(f"queue not found: {queue_name!r}", ErrorCode.QUEUE_NOT_FOUND)
-        return events
+        if events is not None:
+            return events
+        if queue_name in self._resources.queues:
+            raise QueueError(
+                "this process does not listen to queue events (initialized with "
+                "listen_events=False)",
+                ErrorCode.NOT_INITIALIZED,
+            )
+        raise QueueError(f"queue not found: {queue_name!r}", ErrorCode.QUEUE_NOT_FOUND)

@@ -72,12 +72,16 @@ class QueueInitHandler:
     def is_ready(self) -> bool:
         return self._initialized
 
-    async def initialize(self, *, start_workers: bool = True) -> QueueResources:
+    async def initialize(
+        self, *, start_workers: bool = True, listen_events: bool = True
+    ) -> QueueResources:
+        """``listen_events=False`` skips the QueueEvents consumers: for processes that only
+        add jobs or read state (CLI commands), which then cost no event traffic."""
         async with self._lock:
             if self._initialized:
                 return self._resources
             try:
-                await self._initialize_queues()
+                await self._initialize_queues(listen_events)
                 if start_workers:
                     await self._initialize_workers()
             except Exception as exc:
@@ -95,7 +99,7 @@ class QueueInitHandler:
             )
             return self._resources
 
-    async def _initialize_queues(self) -> None:
+    async def _initialize_queues(self, listen_events: bool) -> None:
         connection = bullmq_connection(self._redis_url, self._settings.redis.connect_timeout_s)
         prefix = self._settings.queues.prefix
         resources = self._resources
@@ -124,6 +128,8 @@ class QueueInitHandler:
                     "defaultJobOptions": config.job_options(),
                 },
             )
+            if not listen_events:
+                continue
             events = QueueEvents(
                 name, {"connection": connection, "prefix": prefix, "autorun": False}
             )

@@ -11,6 +11,7 @@ from ``enqueue_retry_min_s`` (1 s).  :data:`RETRY_WAITS` turns the waits off in 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.exceptions
@@ -91,27 +92,17 @@ class QueueJobHandler:
             **(options or {}),
             "jobId": (options or {}).get("jobId") or f"{config.job_name}-{task_id}",
         }
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(_TRANSIENT),
-            stop=stop_after_attempt(self._settings.enqueue_retries + 1),
-            wait=(
-                wait_exponential(
-                    multiplier=self._settings.enqueue_retry_min_s,
-                    min=self._settings.enqueue_retry_min_s,
-                    max=30,
-                )
-                if RETRY_WAITS.enabled
-                else wait_none()
-            ),
-            before_sleep=self._log_retry(queue_name, task_id),
-            reraise=True,
-        )
+
+        async def add_once() -> Job:
+            async with asyncio.timeout(_ATTEMPT_TIMEOUT_S):
+                added: Job = await queue.add(config.job_name, payload, job_options)
+                return added
+
         try:
-            async for attempt in retrying:
-                with attempt:
-                    job: Job = await asyncio.wait_for(
-                        queue.add(config.job_name, payload, job_options), _ATTEMPT_TIMEOUT_S
-                    )
+            try:
+                job = await add_once()  # the common case never enters the retry machinery
+            except _TRANSIENT as first:
+                job = await self._retry(add_once, first, queue_name, task_id)
         except Exception as exc:
             log.error("job.add_failed", queue=queue_name, task_id=task_id, error=str(exc))
             raise QueueError(
@@ -171,6 +162,35 @@ class QueueJobHandler:
             raise ValidationError(f"invalid {queue.value} job data: {problems}") from exc
         # tokens are excluded from dumps: jobs created here never carry one
         return parsed.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+    async def _retry(
+        self,
+        add_once: Callable[[], Awaitable[Job]],
+        first: BaseException,
+        queue_name: str,
+        task_id: int,
+    ) -> Job:
+        """Retries after a first transient failure: waits 1, 2, 4 s (``enqueue_retry_min_s``
+        doubling) before retries 1, 2, 3, or none with ``RETRY_WAITS.enabled`` false."""
+        minimum = self._settings.enqueue_retry_min_s
+        log.warning("job.add_retry", queue=queue_name, task_id=task_id, attempt=1, error=str(first))
+        if self._settings.enqueue_retries == 0:
+            raise first
+        if RETRY_WAITS.enabled:
+            await asyncio.sleep(minimum)
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(_TRANSIENT),
+            stop=stop_after_attempt(self._settings.enqueue_retries),
+            wait=(
+                wait_exponential(multiplier=2 * minimum, min=minimum, max=30)
+                if RETRY_WAITS.enabled
+                else wait_none()
+            ),
+            before_sleep=self._log_retry(queue_name, task_id),
+            reraise=True,
+        )
+        job: Job = await retrying(add_once)
+        return job
 
     @staticmethod
     def _log_retry(queue: str, task_id: int) -> Any:

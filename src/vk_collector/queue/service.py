@@ -45,8 +45,10 @@ class QueueService:
 
     # --- lifecycle ------------------------------------------------------------------
 
-    async def initialize(self, start_workers: bool = True) -> None:
-        resources = await self._init.initialize(start_workers=start_workers)
+    async def initialize(self, start_workers: bool = True, listen_events: bool = True) -> None:
+        resources = await self._init.initialize(
+            start_workers=start_workers, listen_events=listen_events
+        )
         self._jobs = QueueJobHandler(resources, self.settings.queues)
         self._control = QueueControlHandler(resources)
         self._monitoring = QueueMonitoringHandler(resources, self.settings.queues)
