@@ -132,7 +132,7 @@ def groups_list(
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
     json_output: JsonOption = False,
 ) -> None:
-    """Stored communities, newest first; the VK id is what `collect --groups` takes."""
+    """Stored communities; the VK id is what `collect --groups` takes."""
     settings = load()
 
     async def main() -> Page[GroupRecord]:

@@ -1,0 +1,3 @@
+from vk_collector.cli.main import main
+
+main()

@@ -1,0 +1,147 @@
+"""The CLI as a user drives it: real processes, real Valkey, SQLite and the emulator."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vk_collector.vk.emulator import EmulatorServer
+
+CLI = [sys.executable, "-m", "vk_collector.cli"]
+
+
+@pytest.fixture
+def env(
+    tmp_path: Path, redis_url: str, queue_prefix: str, emulator: EmulatorServer
+) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("VKC_", "VK_"))}
+    return {
+        **clean,
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "VK_API_URL": emulator.url,
+        "VK_TOKENS": "demo-user-token",
+        "VKC_DATA_DIR": str(tmp_path / "data"),
+        "VKC_QUEUE_PREFIX": queue_prefix,
+        "VKC_QUEUE_VK_COLLECT__DELAY_MS": "0",
+        "COLUMNS": "200",
+    }
+
+
+def cli(env: dict[str, str], *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def test_help_lists_every_command() -> None:
+    result = subprocess.run([*CLI, "--help"], capture_output=True, text=True, check=True)
+    for command in ("demo", "upload", "groups", "collect", "tasks", "export", "worker",
+                    "health", "queues", "jobs", "redis", "emulator"):  # fmt: skip
+        assert command in result.stdout
+
+
+def test_upload_collect_show_and_export(env: dict[str, str], tmp_path: Path) -> None:
+    groups = tmp_path / "groups.txt"
+    groups.write_text("1\nclub2\nid5\n", encoding="utf-8")
+
+    upload = cli(env, "upload", str(groups), "--json")
+    assert upload.returncode == 0, upload.stderr
+    resolved = json.loads(upload.stdout)
+    assert resolved["status"] == "completed"
+    assert resolved["result"]["stats"]["saved"] == 2
+    assert any("user page" in e["error"] for e in resolved["errors"])
+
+    listed = cli(env, "groups", "list", "--json")
+    assert sorted(g["vkId"] for g in json.loads(listed.stdout)["items"]) == [1, 2]
+
+    collect = cli(env, "collect", "--groups", "1,2", "--limit", "2", "--no-replies", "--json")
+    assert collect.returncode == 0, collect.stderr
+    task = json.loads(collect.stdout)
+    assert task["status"] == "completed"
+    comments = task["result"]["commentsCollected"]
+    assert comments > 0
+
+    shown = cli(env, "tasks", "show", str(task["taskId"]), "--json")
+    assert json.loads(shown.stdout)["result"]["commentsCollected"] == comments
+    tasks = json.loads(cli(env, "tasks", "list", "--json").stdout)
+    assert [t["taskId"] for t in tasks] == [task["taskId"], resolved["taskId"]]
+
+    exported = cli(env, "export", str(task["taskId"]), "--format", "csv", "-o", "-")
+    assert exported.returncode == 0, exported.stderr
+    rows = list(csv.DictReader(io.StringIO(exported.stdout.lstrip("\ufeff"))))
+    assert len(rows) == comments
+    assert all(row["parent_comment_id"] == "" for row in rows)  # --no-replies
+
+
+def test_user_mistakes_get_one_line_and_a_usage_exit_code(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    cases = [
+        (["upload", str(empty)], "the file is empty"),
+        (["upload", str(tmp_path / "missing.txt")], "cannot read"),
+        (["collect", "--groups", "abc"], "not one"),
+        (["collect"], "--groups ID,... or --all"),
+        (["collect", "--all"], "no communities are stored yet"),
+        (["tasks", "show", "999"], "task 999 not found"),
+        (["export", "1", "--format", "pdf"], "unknown export format"),
+    ]
+    for args, message in cases:
+        result = cli(env, *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert message in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+
+
+def test_bad_configuration_names_the_variable(env: dict[str, str]) -> None:
+    result = cli({**env, "REDIS_URL": "localhost:6379"}, "health")
+    assert result.returncode == 2
+    assert "REDIS_URL" in result.stderr
+
+
+def test_health_queues_and_jobs(env: dict[str, str]) -> None:
+    health = cli(env, "health", "--json")
+    assert health.returncode == 0, health.stderr
+    assert json.loads(health.stdout)["status"] == "healthy"
+
+    paused = cli(env, "queues", "pause", "vk-collect")
+    assert paused.returncode == 0
+    queues = json.loads(cli(env, "queues", "--json").stdout)
+    assert {q["name"]: q["paused"] for q in queues} == {"vk-collect": True, "process-groups": False}
+    assert cli(env, "queues", "resume").returncode == 0
+
+    missing = cli(env, "jobs", "show", "vk-collect-404")
+    assert missing.returncode == 1
+    assert "not found" in missing.stderr
+
+
+def test_a_dead_redis_makes_health_fail_fast(env: dict[str, str]) -> None:
+    result = cli({**env, "REDIS_URL": "redis://127.0.0.1:9/0"}, "health", timeout=30)
+    assert result.returncode == 1
+    assert "does not answer" in result.stderr
+
+
+def test_the_worker_exits_zero_on_sigterm(env: dict[str, str]) -> None:
+    worker = subprocess.Popen(
+        [*CLI, "worker", "--queue", "process-groups"], env=env, stderr=subprocess.PIPE, text=True
+    )
+    assert worker.stderr is not None
+    for line in worker.stderr:
+        if "worker ready" in line:
+            break
+    health = json.loads(cli(env, "health", "--json").stdout)
+    assert [w["details"]["queueName"] for w in health["details"]["workers"]] == ["process-groups"]
+
+    worker.send_signal(signal.SIGTERM)
+
+    assert worker.wait(timeout=30) == 0
