@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from vk_collector.bootstrap import Runtime
 from vk_collector.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -25,6 +27,7 @@ from vk_collector.cli.session import open_database, open_runtime, task_summary, 
 from vk_collector.errors import ValidationError
 from vk_collector.pipelines import CollectRequest, Pipelines
 from vk_collector.queue.config import QueueName
+from vk_collector.settings import Settings
 from vk_collector.storage import GroupRecord, Page, TaskRecord, TaskStatus
 from vk_collector.storage.export import ExportFormat, write_export
 from vk_collector.tasks import TaskService
@@ -55,6 +58,37 @@ def _finish(task: TaskRecord, json_output: bool) -> None:
         _print_task(task)
     if task.status is TaskStatus.FAILED:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _start_and_wait(
+    settings: Settings,
+    queue: QueueName,
+    start: Callable[[Runtime], Awaitable[TaskRecord]],
+    *,
+    workers: bool | None,
+    no_wait: bool,
+    json_output: bool,
+) -> None:
+    """Start a task, then wait for it (unless ``no_wait``) and exit by its outcome."""
+    started: list[int] = []
+
+    async def main() -> TaskRecord:
+        in_process = False if no_wait else workers
+        async with open_runtime(settings, url, workers=in_process, queue=queue) as runtime:
+            task = await start(runtime)
+            started.append(task.id)
+            if no_wait:
+                return task
+            return await wait_for_task(runtime, task.id, show=not json_output)
+
+    with using_redis(settings) as url:
+        try:
+            task = run(main)
+        except typer.Exit as exit_:
+            if exit_.exit_code == EXIT_INTERRUPTED and started:
+                _interrupted(started[0])
+            raise
+    _finish(task, json_output)
 
 
 def _interrupted(task_id: int) -> None:
@@ -89,37 +123,29 @@ def upload(
         )
     except ValidationError as exc:
         fail(exc.message, EXIT_USAGE)
-    task_id = 0
 
-    async def main() -> TaskRecord:
-        nonlocal task_id
-        async with open_runtime(
-            settings, url, workers=False if no_wait else workers, queue=QueueName.PROCESS_GROUPS
-        ) as runtime:
-            result = await runtime.pipelines.upload_groups(
-                parsed, file_name=file.name, max_bytes=settings.max_upload_bytes
+    async def start(runtime: Runtime) -> TaskRecord:
+        result = await runtime.pipelines.upload_groups(
+            parsed, file_name=file.name, max_bytes=settings.max_upload_bytes
+        )
+        if not json_output:
+            lines = result.parsed
+            console.print(
+                f"task {result.task.id}: {len(lines.identifiers)} identifiers queued "
+                f"({len(lines.errors)} bad lines, {len(lines.duplicates)} repeated)"
             )
-            task_id = result.task.id
-            if not json_output:
-                lines = result.parsed
-                console.print(
-                    f"task {task_id}: {len(lines.identifiers)} identifiers queued "
-                    f"({len(lines.errors)} bad lines, {len(lines.duplicates)} repeated)"
-                )
-                for error in lines.errors[:10]:
-                    console.print(f"  [yellow]{error}[/]", highlight=False)
-            if no_wait:
-                return result.task
-            return await wait_for_task(runtime, task_id, show=not json_output)
+            for error in lines.errors[:10]:
+                console.print(f"  [yellow]{error}[/]", highlight=False)
+        return result.task
 
-    with using_redis(settings) as url:
-        try:
-            task = run(main)
-        except typer.Exit as exit_:
-            if exit_.exit_code == EXIT_INTERRUPTED and task_id:
-                _interrupted(task_id)
-            raise
-    _finish(task, json_output)
+    _start_and_wait(
+        settings,
+        QueueName.PROCESS_GROUPS,
+        start,
+        workers=workers,
+        no_wait=no_wait,
+        json_output=json_output,
+    )
 
 
 groups_app = typer.Typer(help="List the stored communities.", no_args_is_help=True)
@@ -211,31 +237,23 @@ def collect(
         include_replies=not no_replies,
         filter_words=tuple(w for w in (filter_words or "").split(",") if w.strip()),
     )
-    task_id = 0
 
-    async def main() -> TaskRecord:
-        nonlocal task_id
-        async with open_runtime(
-            settings, url, workers=False if no_wait else workers, queue=QueueName.VK_COLLECT
-        ) as runtime:
-            task = await runtime.pipelines.start_collection(request)
-            task_id = task.id
-            if not json_output:
-                console.print(
-                    f"task {task_id}: collecting {len(task.parameters['groups'])} communities"
-                )
-            if no_wait:
-                return task
-            return await wait_for_task(runtime, task_id, show=not json_output)
+    async def start(runtime: Runtime) -> TaskRecord:
+        task = await runtime.pipelines.start_collection(request)
+        if not json_output:
+            console.print(
+                f"task {task.id}: collecting {len(task.parameters['groups'])} communities"
+            )
+        return task
 
-    with using_redis(settings) as url:
-        try:
-            task = run(main)
-        except typer.Exit as exit_:
-            if exit_.exit_code == EXIT_INTERRUPTED and task_id:
-                _interrupted(task_id)
-            raise
-    _finish(task, json_output)
+    _start_and_wait(
+        settings,
+        QueueName.VK_COLLECT,
+        start,
+        workers=workers,
+        no_wait=no_wait,
+        json_output=json_output,
+    )
 
 
 tasks_app = typer.Typer(help="List tasks or show one.", no_args_is_help=True)

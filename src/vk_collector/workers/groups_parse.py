@@ -17,10 +17,9 @@ from typing import Any, ClassVar
 
 import structlog
 from bullmq import Job
-from pydantic import ValidationError as PydanticValidationError
 
 from vk_collector.errors import ValidationError
-from vk_collector.queue.config import QueueName, queue_configs
+from vk_collector.queue.config import QueueName
 from vk_collector.queue.jobs import (
     IdentifierError,
     ProcessGroupsJobData,
@@ -29,15 +28,11 @@ from vk_collector.queue.jobs import (
     ProcessGroupsResultStats,
     ProcessGroupsStats,
 )
-from vk_collector.settings import Settings
-from vk_collector.storage import Database, GroupData
-from vk_collector.tasks import TaskService
-from vk_collector.vk.client import VkClient
+from vk_collector.storage import GroupData
 from vk_collector.vk.identifiers import GroupRef, parse_group_identifier
 from vk_collector.vk.models import Group
-from vk_collector.workers.base import QueueWorker
-from vk_collector.workers.job_errors import failing_task
 from vk_collector.workers.progress import ProgressReporter
+from vk_collector.workers.task_worker import TaskWorker
 
 __all__ = ["GroupsParseWorker"]
 
@@ -46,35 +41,12 @@ log = structlog.get_logger(__name__)
 BATCH = 500
 
 
-class GroupsParseWorker(QueueWorker):
+class GroupsParseWorker(TaskWorker[ProcessGroupsJobData]):
     queue: ClassVar[QueueName] = QueueName.PROCESS_GROUPS
+    data_model = ProcessGroupsJobData
 
-    def __init__(
-        self,
-        settings: Settings,
-        redis_url: str,
-        db: Database,
-        vk: VkClient,
-        *,
-        concurrency: int | None = None,
-    ) -> None:
-        super().__init__(
-            settings,
-            redis_url,
-            queue_configs(settings.queues)[QueueName.PROCESS_GROUPS],
-            concurrency=concurrency,
-        )
-        self._db = db
-        self._tasks = TaskService(db)
-        self._vk = vk
-
-    async def process(self, job: Job, token: str) -> dict[str, Any]:
-        try:
-            data = ProcessGroupsJobData.model_validate(job.data)
-        except PydanticValidationError as exc:
-            raise ValidationError(f"malformed process-groups job data: {exc}") from exc
-        async with failing_task(self._tasks, data.task_id, job, self.config.options.attempts):
-            return await self._resolve(job, data)
+    async def handle(self, job: Job, data: ProcessGroupsJobData) -> dict[str, Any]:
+        return await self._resolve(job, data)
 
     async def _resolve(self, job: Job, data: ProcessGroupsJobData) -> dict[str, Any]:
         started = time.monotonic()

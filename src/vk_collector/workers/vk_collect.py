@@ -24,10 +24,9 @@ from typing import Any, ClassVar
 
 import structlog
 from bullmq import Job
-from pydantic import ValidationError as PydanticValidationError
 
-from vk_collector.errors import ErrorCode, ErrorSeverity, ValidationError, WorkerError
-from vk_collector.queue.config import QueueName, queue_configs
+from vk_collector.errors import ErrorCode, ErrorSeverity, WorkerError
+from vk_collector.queue.config import QueueName
 from vk_collector.queue.jobs import (
     CurrentGroup,
     GroupError,
@@ -37,16 +36,12 @@ from vk_collector.queue.jobs import (
     VkCollectResult,
     VkCollectStats,
 )
-from vk_collector.settings import Settings
-from vk_collector.storage import CommentData, Database, PostData, TaskGroupState
-from vk_collector.tasks import TaskService
-from vk_collector.vk.client import VkClient
+from vk_collector.storage import CommentData, PostData, TaskGroupState
 from vk_collector.vk.collect import fetch_recent_posts, iter_posts_comments
 from vk_collector.vk.errors import VkObjectError
 from vk_collector.vk.models import Comment, Post
-from vk_collector.workers.base import QueueWorker
-from vk_collector.workers.job_errors import failing_task
 from vk_collector.workers.progress import ProgressReporter
+from vk_collector.workers.task_worker import TaskWorker
 
 __all__ = ["VkCollectWorker", "matches_filter"]
 
@@ -124,37 +119,14 @@ class _Run:
         )
 
 
-class VkCollectWorker(QueueWorker):
+class VkCollectWorker(TaskWorker[VkCollectJobData]):
     queue: ClassVar[QueueName] = QueueName.VK_COLLECT
+    data_model = VkCollectJobData
+    progress_interval_s: float = 2.0
+    """How often progress is reported within one community (every community ends with one)."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        redis_url: str,
-        db: Database,
-        vk: VkClient,
-        *,
-        concurrency: int | None = None,
-        progress_interval_s: float = 2.0,
-    ) -> None:
-        super().__init__(
-            settings,
-            redis_url,
-            queue_configs(settings.queues)[QueueName.VK_COLLECT],
-            concurrency=concurrency,
-        )
-        self._db = db
-        self._tasks = TaskService(db)
-        self._vk = vk
-        self._progress_interval_s = progress_interval_s
-
-    async def process(self, job: Job, token: str) -> dict[str, Any]:
-        try:
-            data = VkCollectJobData.model_validate(job.data)
-        except PydanticValidationError as exc:
-            raise ValidationError(f"malformed vk-collect job data: {exc}") from exc
-        async with failing_task(self._tasks, data.task_id, job, self.config.options.attempts):
-            return await self._collect(job, data)
+    async def handle(self, job: Job, data: VkCollectJobData) -> dict[str, Any]:
+        return await self._collect(job, data)
 
     async def _groups(self, data: VkCollectJobData) -> list[VkCollectGroup]:
         if data.metadata.groups:
@@ -188,7 +160,7 @@ class VkCollectWorker(QueueWorker):
             await uow.task_groups.init(task_id, {g.vk_id: g.name for g in groups})
             await uow.commit()
             states = {r.group_vk_id: r for r in await uow.task_groups.list(task_id)}
-        run = _Run(groups, ProgressReporter(job, self._tasks, task_id, self._progress_interval_s))
+        run = _Run(groups, ProgressReporter(job, self._tasks, task_id, self.progress_interval_s))
         run.completed = sum(1 for r in states.values() if r.state in _FINISHED)
         run.errors = [
             GroupError(group_id=r.group_vk_id, error=r.error or "failed")
