@@ -7,6 +7,7 @@ import typer
 from vk_collector.cli import pipeline_commands, queue_commands
 from vk_collector.cli.demo import demo
 from vk_collector.cli.emulator import emulator
+from vk_collector.cli.serve import serve
 from vk_collector.cli.worker_command import worker
 
 app = typer.Typer(
@@ -24,6 +25,7 @@ app.command("collect")(pipeline_commands.collect)
 app.add_typer(pipeline_commands.tasks_app, name="tasks")
 app.command("export")(pipeline_commands.export)
 app.command("worker")(worker)
+app.command("serve")(serve)
 app.command("health")(queue_commands.health)
 app.add_typer(queue_commands.queues_app, name="queues")
 app.add_typer(queue_commands.jobs_app, name="jobs")

@@ -22,6 +22,7 @@ import redis.asyncio as aioredis
 import structlog
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
+from vk_collector import metrics
 from vk_collector.errors import ErrorSeverity, VkApiError
 from vk_collector.settings import VkSettings
 from vk_collector.vk.errors import (
@@ -255,12 +256,19 @@ class VkClient:
         )
         async for attempt in retrying:
             with attempt:
-                await self._limiter.acquire(token.key, rps)
-                envelope = await self._post(method, form, token)
+                metrics.record_rate_limit_wait(await self._limiter.acquire(token.key, rps))
+                try:
+                    envelope = await self._post(method, form, token)
+                except VkApiError:
+                    metrics.record_vk_request(method, "transport_error")
+                    raise
                 error = envelope.get("error")
                 if error is None:
+                    metrics.record_vk_request(method, "ok")
                     return envelope
                 exc = api_error(error if isinstance(error, Mapping) else {}, method)
+                metrics.record_vk_request(method, "error")
+                metrics.record_vk_error(exc.error_code)
                 if exc.error_code == TOO_MANY_RPS:
                     await self._limiter.penalize(token.key)
                 seen[exc.error_code] = seen.get(exc.error_code, 0) + 1

@@ -1,0 +1,126 @@
+"""The FastAPI application factory.  Nothing is built at import time.
+
+``create_app(settings, redis_url)`` returns an app whose lifespan builds a
+:class:`~vk_collector.bootstrap.Runtime` (database, queue service and, with
+``workers=True``, this process's workers), starts it, and closes it on shutdown
+(uvicorn runs the shutdown on SIGTERM and SIGINT, so jobs in flight finish or are
+handed back).  Tests pass a started ``runtime`` instead; the app then leaves its
+lifecycle to them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import structlog
+from fastapi import FastAPI
+
+from vk_collector import __version__
+from vk_collector.api import metrics as metrics_routes
+from vk_collector.api.envelope import ErrorEnvelope
+from vk_collector.api.errors import install_error_handlers
+from vk_collector.api.middleware import RequestContextMiddleware
+from vk_collector.api.routers import events, groups, health, queues, results, tasks
+from vk_collector.bootstrap import Runtime
+from vk_collector.metrics import Metrics, install, uninstall
+from vk_collector.settings import Settings
+
+__all__ = ["create_app"]
+
+log = structlog.get_logger(__name__)
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorEnvelope, "description": description}
+    for status, description in {
+        400: "Bad request",
+        401: "API key missing or wrong",
+        404: "Unknown id or endpoint",
+        405: "Method not allowed",
+        409: "Conflicts with the current state",
+        413: "Upload too large",
+        415: "Wrong content type",
+        422: "Invalid parameters or body (the message names the field)",
+        500: "A bug (logged with the request id)",
+        502: "VK API failure",
+        503: "Redis or the database is unavailable",
+    }.items()
+}
+
+
+def _mount_dashboard(app: FastAPI) -> None:
+    try:
+        from vk_collector.api.dashboard import mount_dashboard
+    except ImportError:  # the dashboard ships separately; the API works without it
+        log.info("api.dashboard_missing")
+        return
+    mount_dashboard(app)
+
+
+def create_app(
+    settings: Settings,
+    redis_url: str,
+    *,
+    workers: bool = True,
+    runtime: Runtime | None = None,
+    sse_ping_s: float = 15.0,
+) -> FastAPI:
+    """The API app.  ``workers``: run this process's queue workers in the lifespan;
+    ``runtime``: an already started runtime to use (and not close)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = runtime is None
+        current = runtime or Runtime.create(settings, redis_url, with_workers=workers)
+        if owned:
+            try:
+                await current.start(start_workers=workers)
+            except BaseException:
+                await current.close()
+                raise
+        queue_metrics = metrics_routes.QueueEventMetrics(app.state.metrics, current.queue)
+        queue_metrics.open()
+        install(app.state.metrics)
+        app.state.runtime = current
+        log.info("api.started", workers=workers, owned_runtime=owned)
+        try:
+            yield
+        finally:
+            app.state.runtime = None
+            uninstall(app.state.metrics)
+            queue_metrics.close()
+            if owned:
+                await current.close()
+            log.info("api.stopped")
+
+    app = FastAPI(
+        title="vk-collector",
+        version=__version__,
+        description=(
+            "Collects VK communities, their recent posts and every comment through a job "
+            "queue.  Every JSON answer is an envelope {success, data, message?, timestamp, "
+            "requestId}; errors are {success: false, error: {code, message, details?}}."
+        ),
+        lifespan=lifespan,
+        responses=_ERRORS,
+    )
+    app.state.settings = settings
+    app.state.metrics = Metrics()
+    app.state.runtime = None
+    app.state.sse_ping_s = sse_ping_s
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    for router in (
+        health.router,
+        groups.router,
+        groups.stats_router,
+        tasks.router,
+        events.router,
+        results.router,
+        queues.router,
+        metrics_routes.router,
+    ):
+        app.include_router(router)
+    _mount_dashboard(app)
+    return app

@@ -1,0 +1,102 @@
+"""``Annotated`` dependencies shared by the routers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+
+from vk_collector.api.errors import ApiError, request_id_of
+from vk_collector.api.security import require_api_key
+from vk_collector.bootstrap import Runtime
+from vk_collector.metrics import Metrics
+from vk_collector.pipelines import Pipelines
+from vk_collector.queue.service import QueueService
+from vk_collector.settings import Settings
+from vk_collector.storage import Database
+from vk_collector.tasks import TaskService
+
+__all__ = [
+    "MAX_ID",
+    "MAX_VK_ID",
+    "ApiKey",
+    "DbDep",
+    "GroupIdPath",
+    "MetricsDep",
+    "PipelinesDep",
+    "QueueDep",
+    "RequestId",
+    "RuntimeDep",
+    "SettingsDep",
+    "TaskIdPath",
+    "TasksDep",
+    "require_json",
+]
+
+
+MAX_ID = 2**31 - 1
+"""Internal ids (tasks, groups) are 32-bit on PostgreSQL: larger ones cannot exist."""
+MAX_VK_ID = 2**53
+"""VK ids (owners, posts) stay within what JSON numbers carry exactly."""
+
+TaskIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="Task id")]
+GroupIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="Internal group id")]
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime | None = getattr(request.app.state, "runtime", None)
+    if runtime is None:
+        raise ApiError(503, "NOT_READY", "the server is starting or stopping; try again shortly")
+    return runtime
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+async def require_json(request: Request) -> None:
+    """415 for a body that is not JSON (FastAPI would report it as a 422 on the body)."""
+    content_type = request.headers.get("content-type", "")
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise ApiError(
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+            f"send a JSON body with Content-Type: application/json (got {media or 'none'!r})",
+        )
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+RequestId = Annotated[str, Depends(request_id_of)]
+
+
+def _pipelines(runtime: RuntimeDep) -> Pipelines:
+    return runtime.pipelines
+
+
+def _tasks(runtime: RuntimeDep) -> TaskService:
+    return runtime.tasks
+
+
+def _queue(runtime: RuntimeDep) -> QueueService:
+    return runtime.queue
+
+
+def _db(runtime: RuntimeDep) -> Database:
+    return runtime.db
+
+
+PipelinesDep = Annotated[Pipelines, Depends(_pipelines)]
+TasksDep = Annotated[TaskService, Depends(_tasks)]
+QueueDep = Annotated[QueueService, Depends(_queue)]
+DbDep = Annotated[Database, Depends(_db)]
+ApiKey = Depends(require_api_key)
+"""Use as ``dependencies=[ApiKey]`` on a route or router."""

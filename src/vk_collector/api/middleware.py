@@ -1,0 +1,96 @@
+"""Request ids and the last line of defence against unhandled exceptions.
+
+:class:`RequestContextMiddleware` (pure ASGI, so streaming responses pass through
+untouched) gives every request an id: a sane incoming ``X-Request-ID`` is kept, any
+other is replaced by a fresh one.  The id is in ``scope["state"]["request_id"]``,
+in every log line of the request (structlog contextvars) and in the response's
+``X-Request-ID`` header.  An exception that escapes the app before the response
+started becomes a 500 envelope, logged with the id; after it started, the connection
+is dropped (re-raised) because the status line is already gone.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from vk_collector.api.envelope import error_envelope
+from vk_collector.redaction import redact
+
+__all__ = ["REQUEST_ID_HEADER", "RequestContextMiddleware"]
+
+log = structlog.get_logger(__name__)
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_SANE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+
+
+def _incoming_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            return text if _SANE_ID.fullmatch(text) else None
+    return None
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _incoming_id(scope) or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"
+                ]
+                headers.append((b"x-request-id", request_id.encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            try:
+                await self.app(scope, receive, send_with_id)
+            except Exception as exc:
+                log.exception(
+                    "api.unhandled_error",
+                    method=scope.get("method"),
+                    path=scope.get("path"),
+                    error=redact(str(exc)),
+                )
+                if started:
+                    raise
+                await _send_500(send_with_id, request_id)
+
+
+async def _send_500(send: Send, request_id: str) -> None:
+    body: dict[str, Any] = error_envelope(
+        "INTERNAL_ERROR",
+        f"internal server error; quote request id {request_id} when reporting it",
+        request_id,
+    )
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 500,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})

@@ -1,0 +1,1 @@
+"""One router per feature; :func:`vk_collector.api.app.create_app` includes them all."""

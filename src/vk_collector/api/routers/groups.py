@@ -1,0 +1,336 @@
+"""Communities: upload a groups file, watch its resolution, list, search, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from pydantic import Field
+from starlette.datastructures import UploadFile
+from starlette.types import Message
+
+from vk_collector.api.deps import (
+    MAX_ID,
+    ApiKey,
+    DbDep,
+    GroupIdPath,
+    PipelinesDep,
+    RequestId,
+    SettingsDep,
+    TaskIdPath,
+    TasksDep,
+    require_json,
+)
+from vk_collector.api.envelope import (
+    ApiModel,
+    Envelope,
+    PageEnvelope,
+    envelope,
+    page_envelope,
+)
+from vk_collector.api.errors import ApiError
+from vk_collector.api.schemas import Progress, progress_of
+from vk_collector.errors import ErrorCode, ValidationError
+from vk_collector.redaction import redact_value
+from vk_collector.storage import GroupRecord, GroupStatus, TaskStatus, TaskType
+
+__all__ = ["router", "stats_router"]
+
+router = APIRouter(prefix="/api/groups", tags=["groups"])
+stats_router = APIRouter(prefix="/api/stats", tags=["groups"])
+
+_MULTIPART_SLACK = 64 * 1024  # boundaries, part headers and the encoding field
+_SHOWN_LINE_ERRORS = 20
+_SORT_FIELDS = {
+    "id": "id",
+    "vkId": "vk_id",
+    "name": "name",
+    "screenName": "screen_name",
+    "membersCount": "members_count",
+    "status": "status",
+    "createdAt": "created_at",
+    "updatedAt": "updated_at",
+}
+SortBy = Literal[
+    "id", "vkId", "name", "screenName", "membersCount", "status", "createdAt", "updatedAt"
+]
+
+
+class GroupOut(ApiModel):
+    id: int
+    vk_id: int
+    name: str
+    screen_name: str | None
+    photo50: str | None
+    members_count: int | None
+    is_closed: int
+    deactivated: str | None
+    description: str | None
+    type: str | None
+    status: GroupStatus
+    upload_task_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def group_out(group: GroupRecord) -> GroupOut:
+    return GroupOut(
+        id=group.id,
+        vk_id=group.vk_id,
+        name=group.name,
+        screen_name=group.screen_name,
+        photo50=group.photo_50,
+        members_count=group.members_count,
+        is_closed=group.is_closed,
+        deactivated=group.deactivated,
+        description=group.description,
+        type=group.type,
+        status=group.status,
+        upload_task_id=group.upload_task_id,
+        created_at=group.created_at,
+        updated_at=group.updated_at,
+    )
+
+
+class UploadOut(ApiModel):
+    task_id: int
+    status: TaskStatus
+    file_name: str | None
+    encoding: str | None
+    total_lines: int
+    identifiers: int
+    invalid_lines: int
+    duplicate_lines: int
+    errors: list[str]
+
+
+class UploadStatusOut(ApiModel):
+    task_id: int
+    status: TaskStatus
+    progress: Progress
+    stage: str | None
+    stats: dict[str, Any]
+    errors: list[dict[str, Any]]
+    error_message: str | None
+    result: dict[str, Any] | None
+
+
+class DeleteGroupsIn(ApiModel):
+    group_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(min_length=1, max_length=1000)
+
+
+class DeletedOut(ApiModel):
+    deleted: int
+    requested: int
+
+
+class GroupStatsOut(ApiModel):
+    total: int
+    valid: int
+    invalid: int
+    duplicate: int
+    closed: int
+
+
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "encoding": {"type": "string", "maxLength": 40},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def _limited(
+    receive: Callable[[], Awaitable[Message]], limit: int
+) -> Callable[[], Awaitable[Message]]:
+    """``receive`` that gives up (413) once the body passes ``limit`` bytes."""
+    received = 0
+
+    async def wrapped() -> Message:
+        nonlocal received
+        message = await receive()
+        received += len(message.get("body", b""))
+        if received > limit:
+            raise _too_large(limit - _MULTIPART_SLACK)
+        return message
+
+    return wrapped
+
+
+def _too_large(max_bytes: int) -> ApiError:
+    return ApiError(
+        413,
+        str(ErrorCode.FILE_TOO_LARGE),
+        f"the file is larger than the {max_bytes} byte limit; split it into smaller files",
+        {"maxBytes": max_bytes},
+    )
+
+
+@router.post(
+    "/upload",
+    status_code=202,
+    response_model=Envelope[UploadOut],
+    dependencies=[ApiKey],
+    openapi_extra=_UPLOAD_BODY,
+    summary="Upload a groups file (multipart field 'file'); resolution runs as a job",
+)
+async def upload_groups(
+    request: Request,
+    pipelines: PipelinesDep,
+    settings: SettingsDep,
+    request_id: RequestId,
+    encoding: Annotated[str | None, Query(max_length=40)] = None,
+) -> Envelope[UploadOut]:
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media != "multipart/form-data":
+        raise ApiError(
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "send the groups file as multipart/form-data in a part named 'file'"
+            f" (got {media or 'no content type'!r})",
+        )
+    max_bytes = settings.max_upload_bytes
+    limit = max_bytes + _MULTIPART_SLACK
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(max_bytes)
+    limited = Request(request.scope, _limited(request.receive, limit))
+    async with limited.form(max_files=1, max_fields=10) as form:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise ValidationError(
+                "file: send the groups file as a file part named 'file'",
+                details={"fields": [{"field": "file", "in": "body", "message": "missing"}]},
+            )
+        data = await upload.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise _too_large(max_bytes)
+        field = form.get("encoding")
+        chosen = field if isinstance(field, str) and field.strip() else encoding
+        result = await pipelines.upload_groups(
+            data, file_name=upload.filename, encoding=chosen or None, max_bytes=max_bytes
+        )
+    parsed = result.parsed
+    out = UploadOut(
+        task_id=result.task.id,
+        status=result.task.status,
+        file_name=upload.filename,
+        encoding=parsed.encoding or None,
+        total_lines=parsed.total_lines,
+        identifiers=len(parsed.identifiers),
+        invalid_lines=len(parsed.errors),
+        duplicate_lines=len(parsed.duplicates),
+        errors=[str(error) for error in parsed.errors[:_SHOWN_LINE_ERRORS]],
+    )
+    return envelope(out, request_id, f"{len(parsed.identifiers)} communities queued for resolution")
+
+
+@router.get(
+    "/upload/{task_id}/status",
+    response_model=Envelope[UploadStatusOut],
+    summary="Progress of an upload's resolution job",
+)
+async def upload_status(
+    task_id: TaskIdPath, tasks: TasksDep, request_id: RequestId
+) -> Envelope[UploadStatusOut]:
+    task = await tasks.get(task_id)
+    if task.type is not TaskType.PROCESS_GROUPS:
+        raise ValidationError(
+            f"task {task_id} is a {task.type.value} task, not an upload; see /api/tasks/{task_id}",
+            ErrorCode.NOT_FOUND,
+        )
+    out = UploadStatusOut(
+        task_id=task.id,
+        status=task.status,
+        progress=progress_of(task),
+        stage=task.stage,
+        stats=redact_value(task.stats or {}),
+        errors=redact_value(list(task.errors or [])),
+        error_message=task.error_message,
+        result=redact_value(task.result),
+    )
+    return envelope(out, request_id)
+
+
+@router.get("", response_model=PageEnvelope[GroupOut], summary="Stored communities, paginated")
+async def list_groups(
+    db: DbDep,
+    request_id: RequestId,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+    search: Annotated[str | None, Query(max_length=200, description="Name or screen name")] = None,
+    status: Annotated[GroupStatus | Literal["all"], Query()] = "all",
+    sort_by: Annotated[SortBy, Query(alias="sortBy")] = "id",
+    sort_order: Annotated[Literal["asc", "desc"], Query(alias="sortOrder")] = "asc",
+) -> PageEnvelope[GroupOut]:
+    async with db.unit_of_work(read_only=True) as uow:
+        found = await uow.groups.list(
+            page=page,
+            limit=limit,
+            search=search,
+            status=None if status == "all" else GroupStatus(status),
+            sort_by=_SORT_FIELDS[sort_by],
+            sort_order=sort_order,
+        )
+    return page_envelope(found, [group_out(g) for g in found.items], request_id)
+
+
+@router.delete(
+    "/{group_id}",
+    response_model=Envelope[DeletedOut],
+    dependencies=[ApiKey],
+    summary="Delete one community",
+)
+async def delete_group(
+    group_id: GroupIdPath, db: DbDep, request_id: RequestId
+) -> Envelope[DeletedOut]:
+    async with db.unit_of_work() as uow:
+        if not await uow.groups.delete(group_id):
+            raise ValidationError(f"group {group_id} not found", ErrorCode.NOT_FOUND)
+        await uow.commit()
+    return envelope(DeletedOut(deleted=1, requested=1), request_id, f"group {group_id} deleted")
+
+
+@router.delete(
+    "",
+    response_model=Envelope[DeletedOut],
+    dependencies=[ApiKey, Depends(require_json)],
+    summary="Delete communities by id (JSON body {groupIds: [...]}, 1 to 1000 ids)",
+)
+async def delete_groups(
+    body: Annotated[DeleteGroupsIn, Body()], db: DbDep, request_id: RequestId
+) -> Envelope[DeletedOut]:
+    wanted = list(dict.fromkeys(body.group_ids))
+    async with db.unit_of_work() as uow:
+        deleted = await uow.groups.delete_many(wanted)
+        await uow.commit()
+    return envelope(DeletedOut(deleted=deleted, requested=len(wanted)), request_id)
+
+
+@stats_router.get("/groups", response_model=Envelope[GroupStatsOut], summary="Community counts")
+async def group_stats(db: DbDep, request_id: RequestId) -> Envelope[GroupStatsOut]:
+    async with db.unit_of_work(read_only=True) as uow:
+        stats = await uow.groups.stats()
+    return envelope(
+        GroupStatsOut(
+            total=stats.total,
+            valid=stats.valid,
+            invalid=stats.invalid,
+            duplicate=stats.duplicate,
+            closed=stats.closed,
+        ),
+        request_id,
+    )

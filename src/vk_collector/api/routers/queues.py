@@ -1,0 +1,211 @@
+"""Operator endpoints: queues, workers and jobs.  All of them need the API key."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from bullmq import Job
+from fastapi import APIRouter, Path, Query
+
+from vk_collector.api.deps import ApiKey, QueueDep, RequestId
+from vk_collector.api.envelope import ApiModel, Envelope, envelope
+from vk_collector.api.errors import ApiError
+from vk_collector.errors import ErrorCode, QueueError
+from vk_collector.queue.config import QueueName
+from vk_collector.queue.job_handler import JOB_STATES
+from vk_collector.queue.service import QueueService
+from vk_collector.redaction import redact, redact_value
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api", tags=["operators"], dependencies=[ApiKey])
+
+_MAX_JOBS = 1000
+JobIdPath = Annotated[str, Path(min_length=1, max_length=200)]
+
+
+class QueueOut(ApiModel):
+    name: str
+    counts: dict[str, int]
+    paused: bool
+    workers: int
+    worker_details: list[dict[str, Any]]
+    failure_rate: float
+
+
+class QueueActionOut(ApiModel):
+    queues: list[str]
+    paused: bool
+
+
+class WorkersActionOut(ApiModel):
+    workers: int
+    paused: bool
+
+
+class JobOut(ApiModel):
+    id: str
+    name: str
+    queue: str
+    state: str
+    attempts_made: int
+    attempts: int
+    progress: Any = None
+    timestamp: int | None = None
+    processed_on: int | None = None
+    finished_on: int | None = None
+    failed_reason: str | None = None
+
+
+class JobDetailOut(JobOut):
+    data: Any = None
+    return_value: Any = None
+    stacktrace: list[str] = []
+
+
+class JobActionOut(ApiModel):
+    id: str
+    action: str
+
+
+def _millis(value: Any) -> int | None:
+    return int(value) if value else None
+
+
+def _job_out(job: Job, state: str) -> dict[str, Any]:
+    return {
+        "id": str(job.id),
+        "name": str(job.name),
+        "queue": str(job.queue.name),
+        "state": state,
+        "attempts_made": int(job.attemptsMade or 0),
+        "attempts": int(job.opts.get("attempts") or 1),
+        "progress": redact_value(job.progress),
+        "timestamp": _millis(job.timestamp),
+        "processed_on": _millis(job.processedOn),
+        "finished_on": _millis(job.finishedOn),
+        "failed_reason": redact(job.failedReason) if job.failedReason else None,
+    }
+
+
+@router.get("/queues", response_model=Envelope[list[QueueOut]], summary="Queues at a glance")
+async def list_queues(queue: QueueDep, request_id: RequestId) -> Envelope[list[QueueOut]]:
+    stats = await asyncio.gather(*(queue.get_queue_stats(name.value) for name in QueueName))
+    out = [
+        QueueOut(
+            name=s["name"],
+            counts=s["counts"],
+            paused=s["paused"],
+            workers=s["workers"],
+            worker_details=redact_value(s["workerDetails"]),
+            failure_rate=s["failureRate"],
+        )
+        for s in stats
+    ]
+    return envelope(out, request_id)
+
+
+@router.post("/queues/{name}/pause", response_model=Envelope[QueueActionOut])
+async def pause_queue(
+    name: Annotated[str, Path(max_length=100)], queue: QueueDep, request_id: RequestId
+) -> Envelope[QueueActionOut]:
+    names = await queue.pause_queue(name)
+    return envelope(QueueActionOut(queues=names, paused=True), request_id, f"{name} paused")
+
+
+@router.post("/queues/{name}/resume", response_model=Envelope[QueueActionOut])
+async def resume_queue(
+    name: Annotated[str, Path(max_length=100)], queue: QueueDep, request_id: RequestId
+) -> Envelope[QueueActionOut]:
+    names = await queue.resume_queue(name)
+    return envelope(QueueActionOut(queues=names, paused=False), request_id, f"{name} resumed")
+
+
+@router.post(
+    "/workers/pause",
+    response_model=Envelope[WorkersActionOut],
+    summary="Pause this process's workers (others keep going; pause a queue to stop all)",
+)
+async def pause_workers(queue: QueueDep, request_id: RequestId) -> Envelope[WorkersActionOut]:
+    count = await queue.pause_workers()
+    return envelope(WorkersActionOut(workers=count, paused=True), request_id)
+
+
+@router.post("/workers/resume", response_model=Envelope[WorkersActionOut])
+async def resume_workers(queue: QueueDep, request_id: RequestId) -> Envelope[WorkersActionOut]:
+    count = await queue.resume_workers()
+    return envelope(WorkersActionOut(workers=count, paused=False), request_id)
+
+
+async def _jobs_in(
+    queue: QueueService, state: str, queue_name: str | None, start: int, end: int
+) -> list[dict[str, Any]]:
+    jobs = await queue.get_jobs(state, queue_name, start, end)
+    return [_job_out(job, state) for job in jobs if job is not None]
+
+
+@router.get("/jobs", response_model=Envelope[list[JobOut]], summary="Jobs by state and queue")
+async def list_jobs(
+    queue: QueueDep,
+    request_id: RequestId,
+    status: Annotated[str | None, Query(description=f"One of {', '.join(JOB_STATES)}")] = None,
+    queue_name: Annotated[str | None, Query(alias="queue", max_length=100)] = None,
+    start: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    end: Annotated[int, Query(ge=-1, le=1_000_000, description="Inclusive; -1 = up to 1000")] = 49,
+) -> Envelope[list[JobOut]]:
+    if status is not None and status not in JOB_STATES:
+        raise ApiError(
+            422,
+            "INVALID_INPUT",
+            f"status: unknown job state {status!r}; use one of {', '.join(JOB_STATES)}",
+            {"fields": [{"field": "status", "in": "query", "message": "unknown job state"}]},
+        )
+    if end == -1 or end - start >= _MAX_JOBS:
+        end = start + _MAX_JOBS - 1
+    if end < start:
+        raise ApiError(422, "INVALID_INPUT", f"end ({end}) must be >= start ({start}) or -1")
+    states = [status] if status else list(JOB_STATES)
+    found = await asyncio.gather(*(_jobs_in(queue, s, queue_name, start, end) for s in states))
+    out = [JobOut.model_validate(job) for jobs in found for job in jobs]
+    return envelope(out, request_id)
+
+
+async def _find(queue: QueueService, job_id: str) -> Job:
+    job = await queue.get_job(job_id)
+    if job is None:
+        raise QueueError(f"job {job_id} not found", ErrorCode.JOB_NOT_FOUND, job_id)
+    return job
+
+
+@router.get("/jobs/{job_id}", response_model=Envelope[JobDetailOut], summary="One job")
+async def get_job(
+    job_id: JobIdPath, queue: QueueDep, request_id: RequestId
+) -> Envelope[JobDetailOut]:
+    job = await _find(queue, job_id)
+    state = await queue.get_job_state(job)
+    out = JobDetailOut.model_validate(
+        {
+            **_job_out(job, state),
+            "data": redact_value(job.data),
+            "return_value": redact_value(job.returnvalue),
+            "stacktrace": [redact(str(line)) for line in (job.stacktrace or [])][-10:],
+        }
+    )
+    return envelope(out, request_id)
+
+
+@router.post("/jobs/{job_id}/retry", response_model=Envelope[JobActionOut])
+async def retry_job(
+    job_id: JobIdPath, queue: QueueDep, request_id: RequestId
+) -> Envelope[JobActionOut]:
+    await queue.retry_job(job_id)
+    return envelope(JobActionOut(id=job_id, action="retried"), request_id, f"job {job_id} retried")
+
+
+@router.delete("/jobs/{job_id}", response_model=Envelope[JobActionOut])
+async def remove_job(
+    job_id: JobIdPath, queue: QueueDep, request_id: RequestId
+) -> Envelope[JobActionOut]:
+    await queue.remove_job(job_id)
+    return envelope(JobActionOut(id=job_id, action="removed"), request_id, f"job {job_id} removed")

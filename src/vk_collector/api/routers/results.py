@@ -1,0 +1,209 @@
+"""Results of a collection: posts with their comments, a summary, and exports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+from sqlalchemy import distinct, func, select
+
+from vk_collector.api.deps import MAX_VK_ID, DbDep, RequestId, TaskIdPath, TasksDep
+from vk_collector.api.envelope import ApiModel, Envelope, envelope, utc_now
+from vk_collector.storage import CommentRecord, PostRecord
+from vk_collector.storage.export import ExportFormat, export_chunks
+from vk_collector.storage.models import TaskPost
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/results", tags=["results"])
+
+
+class CommentOut(ApiModel):
+    id: int
+    comment_id: int
+    owner_id: int
+    post_id: int
+    parent_comment_id: int | None
+    reply_to_comment: int | None
+    from_id: int
+    text: str
+    date: datetime
+    likes: int
+    deleted: bool
+
+
+class PostOut(ApiModel):
+    id: int
+    owner_id: int
+    group_id: int
+    post_id: int
+    date: datetime
+    text: str
+    likes: int
+    reposts: int
+    views: int | None
+    comments_count: int
+    is_pinned: bool
+    url: str
+    comments_total: int
+    comments: list[CommentOut]
+
+
+class ResultsPagination(ApiModel):
+    limit: int
+    offset: int
+    total: int
+    has_more: bool
+
+
+class ResultsOut(ApiModel):
+    task_id: int
+    posts: list[PostOut]
+    posts_count: int
+    total_comments: int
+    pagination: ResultsPagination
+    filters: dict[str, Any]
+
+
+class SummaryOut(ApiModel):
+    task_id: int
+    total_comments: int
+    total_posts: int
+    total_groups: int
+    average_comments_per_post: float
+    generated_at: str
+
+
+def _comment_out(comment: CommentRecord) -> CommentOut:
+    return CommentOut(
+        id=comment.id,
+        comment_id=comment.comment_id,
+        owner_id=comment.owner_id,
+        post_id=comment.post_id,
+        parent_comment_id=comment.parent_comment_id,
+        reply_to_comment=comment.reply_to_comment,
+        from_id=comment.from_id,
+        text=comment.text,
+        date=comment.date,
+        likes=comment.likes,
+        deleted=comment.deleted,
+    )
+
+
+def _post_out(post: PostRecord, comments: list[CommentOut], total: int) -> PostOut:
+    return PostOut(
+        id=post.id,
+        owner_id=post.owner_id,
+        group_id=abs(post.owner_id),
+        post_id=post.post_id,
+        date=post.date,
+        text=post.text,
+        likes=post.likes,
+        reposts=post.reposts,
+        views=post.views,
+        comments_count=post.comments_count,
+        is_pinned=post.is_pinned,
+        url=f"https://vk.com/wall{post.owner_id}_{post.post_id}",
+        comments_total=total,
+        comments=comments,
+    )
+
+
+@router.get("/{task_id}", response_model=Envelope[ResultsOut], summary="Posts with comments")
+async def results(
+    task_id: TaskIdPath,
+    tasks: TasksDep,
+    db: DbDep,
+    request_id: RequestId,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Posts per page")] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    group_id: Annotated[
+        int | None,
+        Query(alias="groupId", ge=-MAX_VK_ID, le=MAX_VK_ID, description="VK group id or owner id"),
+    ] = None,
+    post_id: Annotated[int | None, Query(alias="postId", ge=1, le=MAX_VK_ID)] = None,
+    search: Annotated[str | None, Query(max_length=200, description="Text in the post")] = None,
+    comments_limit: Annotated[
+        int, Query(alias="commentsLimit", ge=0, le=1000, description="Comments per post")
+    ] = 100,
+) -> Envelope[ResultsOut]:
+    await tasks.get(task_id)
+    owner_id = None if group_id in (None, 0) else -abs(group_id)
+    async with db.unit_of_work(read_only=True) as uow:
+        page = await uow.posts.list_for_task(
+            task_id, limit=limit, offset=offset, owner_id=owner_id, post_id=post_id, search=search
+        )
+        total_comments = await uow.comments.count_for_task(task_id, owner_id=owner_id)
+        posts: list[PostOut] = []
+        for post in page.items:
+            if comments_limit:
+                found = await uow.comments.list_for_post(
+                    post.owner_id, post.post_id, limit=comments_limit
+                )
+                shown, total = [_comment_out(c) for c in found.items], found.total
+            else:
+                shown, total = (
+                    [],
+                    await uow.comments.count(owner_id=post.owner_id, post_id=post.post_id),
+                )
+            posts.append(_post_out(post, shown, total))
+    out = ResultsOut(
+        task_id=task_id,
+        posts=posts,
+        posts_count=len(posts),
+        total_comments=total_comments,
+        pagination=ResultsPagination(
+            limit=limit, offset=offset, total=page.total, has_more=page.has_next
+        ),
+        filters={"groupId": group_id, "postId": post_id, "search": search},
+    )
+    return envelope(out, request_id)
+
+
+@router.get("/{task_id}/summary", response_model=Envelope[SummaryOut], summary="Totals")
+async def summary(
+    task_id: TaskIdPath, tasks: TasksDep, db: DbDep, request_id: RequestId
+) -> Envelope[SummaryOut]:
+    await tasks.get(task_id)
+    async with db.unit_of_work(read_only=True) as uow:
+        posts = await uow.posts.count_for_task(task_id)
+        comments = await uow.comments.count_for_task(task_id)
+        groups = await uow.session.scalar(
+            select(func.count(distinct(TaskPost.owner_id))).where(TaskPost.task_id == task_id)
+        )
+    out = SummaryOut(
+        task_id=task_id,
+        total_comments=comments,
+        total_posts=posts,
+        total_groups=int(groups or 0),
+        average_comments_per_post=round(comments / posts, 2) if posts else 0.0,
+        generated_at=utc_now(),
+    )
+    return envelope(out, request_id)
+
+
+@router.get(
+    "/{task_id}/export",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The export as a download",
+            "content": {fmt.media_type.split(";")[0]: {} for fmt in ExportFormat},
+        }
+    },
+    summary="Download the task's comments as json, jsonl, csv or xlsx",
+)
+async def export(
+    task_id: TaskIdPath,
+    tasks: TasksDep,
+    db: DbDep,
+    format: Annotated[ExportFormat, Query()] = ExportFormat.JSON,
+) -> StreamingResponse:
+    await tasks.get(task_id)  # 404 before the first byte
+    return StreamingResponse(
+        export_chunks(db, task_id, format),
+        media_type=format.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{format.filename(task_id)}"'},
+    )

@@ -1,0 +1,126 @@
+"""Tasks: start a collection, list, read and delete tasks."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import ConfigDict, Field
+
+from vk_collector.api.deps import (
+    MAX_ID,
+    MAX_VK_ID,
+    ApiKey,
+    PipelinesDep,
+    QueueDep,
+    RequestId,
+    TaskIdPath,
+    TasksDep,
+    require_json,
+)
+from vk_collector.api.envelope import ApiModel, Envelope, PageEnvelope, envelope, page_envelope
+from vk_collector.api.errors import ApiError
+from vk_collector.api.schemas import TaskOut, job_id_for, task_out
+from vk_collector.pipelines import CollectRequest
+from vk_collector.storage import TaskStatus, TaskType
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/tasks", tags=["tasks"])
+
+InternalId = Annotated[int, Field(ge=1, le=MAX_ID)]
+VkId = Annotated[int, Field(ge=1, le=MAX_VK_ID)]
+
+
+class CollectIn(ApiModel):
+    """Exactly one of ``groups`` (internal ids, or "all") and ``vkIds``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    groups: list[InternalId] | Literal["all"] | None = Field(
+        default=None, description='Internal group ids (GET /api/groups "id"), or "all"'
+    )
+    vk_ids: list[VkId] | None = Field(default=None, max_length=100_000)
+    limit: int = Field(default=10, ge=1, le=1000, description="Recent posts per community")
+    include_replies: bool = True
+    filter_words: list[Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=100
+    )
+
+    def to_request(self) -> CollectRequest:
+        return CollectRequest(
+            group_ids=self.groups if isinstance(self.groups, list) else (),
+            vk_ids=self.vk_ids or (),
+            all_groups=self.groups == "all",
+            limit=self.limit,
+            include_replies=self.include_replies,
+            filter_words=tuple(self.filter_words),
+        )
+
+
+class DeletedTaskOut(ApiModel):
+    task_id: int
+    deleted: bool
+
+
+@router.post(
+    "/collect",
+    status_code=201,
+    response_model=Envelope[TaskOut],
+    dependencies=[ApiKey, Depends(require_json)],
+    summary="Start collecting posts and comments of stored communities",
+)
+async def start_collection(
+    body: CollectIn, pipelines: PipelinesDep, request_id: RequestId
+) -> Envelope[TaskOut]:
+    task = await pipelines.start_collection(body.to_request())
+    groups = len(task.parameters.get("groups") or [])
+    return envelope(task_out(task), request_id, f"collection of {groups} communities queued")
+
+
+@router.get("", response_model=PageEnvelope[TaskOut], summary="Tasks, newest first")
+async def list_tasks(
+    tasks: TasksDep,
+    request_id: RequestId,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+    status: TaskStatus | None = None,
+    type: TaskType | None = None,
+) -> PageEnvelope[TaskOut]:
+    found = await tasks.list(page=page, limit=limit, status=status, type=type)
+    return page_envelope(found, [task_out(t) for t in found.items], request_id)
+
+
+@router.get("/{task_id}", response_model=Envelope[TaskOut], summary="One task")
+async def get_task(
+    task_id: TaskIdPath, tasks: TasksDep, request_id: RequestId
+) -> Envelope[TaskOut]:
+    return envelope(task_out(await tasks.get(task_id)), request_id)
+
+
+@router.delete(
+    "/{task_id}",
+    response_model=Envelope[DeletedTaskOut],
+    dependencies=[ApiKey],
+    summary="Cancel the task's job and delete the task (409 while its job runs)",
+)
+async def delete_task(
+    task_id: TaskIdPath,
+    tasks: TasksDep,
+    queue: QueueDep,
+    pipelines: PipelinesDep,
+    request_id: RequestId,
+) -> Envelope[DeletedTaskOut]:
+    task = await tasks.get(task_id)
+    job = await queue.get_job(job_id_for(task))
+    if job is not None and await queue.get_job_state(job) == "active":
+        raise ApiError(
+            409,
+            "TASK_ACTIVE",
+            f"task {task_id} is being processed; wait for it to end or pause its queue first",
+            {"taskId": task_id, "jobId": job_id_for(task)},
+        )
+    await pipelines.delete_task(task_id)
+    return envelope(
+        DeletedTaskOut(task_id=task_id, deleted=True), request_id, f"task {task_id} deleted"
+    )

@@ -1,0 +1,92 @@
+"""Wire models shared by several routers: tasks and their progress."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from vk_collector.api.envelope import ApiModel
+from vk_collector.queue.config import QueueName
+from vk_collector.redaction import redact, redact_value
+from vk_collector.storage import TaskRecord, TaskStatus, TaskType
+
+__all__ = ["Progress", "TaskOut", "job_id_for", "queue_for", "task_out"]
+
+
+def queue_for(task_type: TaskType) -> QueueName:
+    if task_type is TaskType.FETCH_COMMENTS:
+        return QueueName.VK_COLLECT
+    return QueueName.PROCESS_GROUPS
+
+
+def job_id_for(task: TaskRecord) -> str:
+    """The id the pipelines give the task's job (DESIGN.md, wire compatibility)."""
+    return f"{queue_for(task.type).value}-{task.id}"
+
+
+class Progress(ApiModel):
+    percentage: int
+    processed: int
+    total: int
+
+
+class TaskOut(ApiModel):
+    id: int
+    task_id: int
+    job_id: str
+    type: TaskType
+    status: TaskStatus
+    progress: Progress
+    stage: str | None = None
+    current_group: dict[str, Any] | None = None
+    stats: dict[str, Any]
+    errors: list[dict[str, Any]]
+    error_message: str | None = None
+    parameters: dict[str, Any]
+    result: dict[str, Any] | None = None
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+def _as_int(value: Any) -> int:
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return 0
+
+
+def progress_of(task: TaskRecord) -> Progress:
+    """Counts from the worker's stats: communities for a collection, identifiers for
+    an upload (before the worker reports, the upload's identifier count)."""
+    stats = task.stats or {}
+    if task.type is TaskType.FETCH_COMMENTS:
+        processed = _as_int(stats.get("groupsCompleted"))
+        total = _as_int(stats.get("totalGroups")) or len(task.parameters.get("groups") or [])
+    else:
+        processed = _as_int(stats.get("processed"))
+        total = _as_int(stats.get("total")) or _as_int(task.parameters.get("identifiers"))
+    return Progress(percentage=task.progress, processed=processed, total=total)
+
+
+def task_out(task: TaskRecord) -> TaskOut:
+    return TaskOut(
+        id=task.id,
+        task_id=task.id,
+        job_id=job_id_for(task),
+        type=task.type,
+        status=task.status,
+        progress=progress_of(task),
+        stage=task.stage,
+        current_group=redact_value(task.current_group),
+        stats=redact_value(task.stats or {}),
+        errors=redact_value(list(task.errors or [])),
+        error_message=None if task.error_message is None else redact(task.error_message),
+        parameters=redact_value(task.parameters or {}),
+        result=redact_value(task.result),
+        created_at=task.created_at,
+        updated_at=task.updated_at,
+        started_at=task.started_at,
+        finished_at=task.finished_at,
+    )

@@ -1,0 +1,129 @@
+"""`serve` as a process: loopback rule, start-up, workers, graceful SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from vk_collector.vk.emulator import EmulatorServer
+
+from polling import eventually
+
+_SCRIPT = (
+    "import typer; from vk_collector.cli.serve import serve; "
+    "app = typer.Typer(); app.command()(serve); app()"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _env(redis_url: str, tmp_path: Path, queue_prefix: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VKC_", "VK_", "API_KEY"))}
+    env.update(
+        REDIS_URL=redis_url,
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}",
+        VKC_DATA_DIR=str(tmp_path),
+        VKC_QUEUE_PREFIX=queue_prefix,
+        VKC_QUEUE_SHUTDOWN_TIMEOUT_S="5",
+        **extra,
+    )
+    return env
+
+
+def _serve(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", _SCRIPT, *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "::"])
+def test_refuses_a_public_address_without_an_api_key(
+    host: str, redis_url: str, tmp_path: Path, queue_prefix: str
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _SCRIPT, "--host", host],
+        env=_env(redis_url, tmp_path, queue_prefix),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "without an API key" in done.stderr
+    assert "API_KEY" in done.stderr
+
+
+async def _wait_healthy(url: str, process: subprocess.Popen[str]) -> None:
+    async with httpx.AsyncClient() as client:
+
+        async def up() -> bool:
+            assert process.poll() is None, process.communicate()
+            try:
+                return (await client.get(url + "/api/health")).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        await eventually(up, within=30, every=0.1)
+
+
+async def test_serves_without_workers_and_stops_on_sigterm(
+    redis_url: str, tmp_path: Path, queue_prefix: str
+) -> None:
+    port = _free_port()
+    process = _serve(
+        _env(redis_url, tmp_path, queue_prefix, API_KEY="serve-test-key-123"),
+        "--host", "0.0.0.0", "--port", str(port), "--no-workers",
+    )  # fmt: skip
+    try:
+        await _wait_healthy(f"http://127.0.0.1:{port}", process)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            health = (await client.get("/api/health/detailed")).json()
+            assert health["data"]["details"]["workers"] == []
+            denied = await client.get("/api/queues")
+            assert denied.status_code == 401
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, stderr
+    assert "serve-test-key-123" not in stderr
+
+
+async def test_serves_with_workers_by_default(
+    redis_url: str, tmp_path: Path, queue_prefix: str, emulator: EmulatorServer
+) -> None:
+    port = _free_port()
+    env = _env(
+        redis_url, tmp_path, queue_prefix, VK_API_URL=emulator.url, VK_TOKENS="demo-user-token"
+    )
+    process = _serve(env, "--port", str(port))
+    try:
+        await _wait_healthy(f"http://127.0.0.1:{port}", process)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            health = (await client.get("/api/health/detailed")).json()
+            workers = health["data"]["details"]["workers"]
+            assert len([w for w in workers if w["local"]]) == 2, workers
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, stderr
+    assert "demo-user-token" not in stderr
