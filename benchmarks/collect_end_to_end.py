@@ -1,0 +1,350 @@
+"""Comments/s stored in SQLite by a whole collection, against VK's limit and the original.
+
+    python benchmarks/collect_end_to_end.py [--groups 5] [--limit 25]
+
+Everything runs here, one process: a private Valkey, the VK emulator (a thread) at
+3 requests/s for one user token, SQLite in a temporary directory, and a
+:class:`~vk_collector.bootstrap.Runtime` with its in-process workers.  The run uploads
+``--groups`` communities by id, waits for the process-groups task, then collects the
+``--limit`` most recent posts of each with their top-level comments, from the enqueue
+to the task's completion; comments/s are the rows in the ``comments`` table over that
+time.
+
+Full pages: on the emulator's own walls most posts have fewer than 30 comments, so a
+page holds about half of its 100 and no collector gets near the limit.  The emulator
+here serves *heavy* walls (a benchmark-only ``Dataset``: every post that takes
+comments has 1,001-3,000 top-level ones, the range of community 1's featured post;
+``--natural`` serves the ordinary walls instead, for comparison).  Comment trees are
+built before the clock starts (VK has its data ready).
+
+Compared in the same run with:
+
+* the limit: 3 requests/s x 25 calls per ``execute`` x 100 comments = 7,500 comments/s;
+* the original system's loop, reimplemented faithfully and minimally: sequential,
+  ``wall.get`` count 10, then ``wall.getComments`` count 100, offset += 100 until a
+  short page, one page per request, every page stored through the same repositories,
+  for ``--baseline-seconds``.
+
+Targets: 0.7 of the limit and 20x the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import platform
+import random
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+from pydantic import SecretStr
+from sqlalchemy import text
+
+from vk_collector.bootstrap import Runtime
+from vk_collector.embedded import EmbeddedValkey
+from vk_collector.log import configure
+from vk_collector.pipelines import CollectRequest
+from vk_collector.settings import (
+    DatabaseSettings,
+    QueuesSettings,
+    RedisSettings,
+    Settings,
+    VkSettings,
+)
+from vk_collector.storage import CommentData, Database, PostData, TaskRecord, migrate
+from vk_collector.vk.client import VkClient
+from vk_collector.vk.emulator.app import app_for
+from vk_collector.vk.emulator.config import EmulatorConfig
+from vk_collector.vk.emulator.dataset import Dataset
+from vk_collector.vk.emulator.engine import Engine
+from vk_collector.vk.emulator.server import EmulatorServer
+from vk_collector.vk.errors import VkObjectError
+from vk_collector.vk.models import Comment, CommentsPage, WallPage
+
+RPS = 3.0
+LIMIT_COMMENTS = RPS * 25 * 100
+TOKEN = "demo-user-token"
+SEED = 7
+ANCHOR = 1_767_225_600
+
+
+class HeavyDataset(Dataset):
+    """The emulator's dataset, but every post that takes comments has 1,001-3,000."""
+
+    def _plan_threads(self, rng: random.Random, featured: bool) -> tuple[int, ...]:
+        sizes = [
+            min(self._thread_size(rng), self.max_replies_per_comment)
+            for _ in range(min(rng.randint(1001, 3000), self.max_comments_per_post))
+        ]
+        return tuple(sizes)
+
+
+def start_emulator(config: EmulatorConfig, *, heavy: bool) -> EmulatorServer:
+    server = EmulatorServer(config)
+    if heavy:  # swap the data before the server starts answering
+        server.dataset = HeavyDataset.from_config(config)
+        server.engine = Engine(config, server.dataset)
+        server.app = app_for(server.engine)
+    return server.start()
+
+
+def recent_posts(dataset: Dataset, group_id: int, limit: int) -> list[Any]:
+    return sorted(dataset.posts(group_id), key=lambda p: (p.date, p.id), reverse=True)[:limit]
+
+
+@dataclass
+class Figures:
+    name: str
+    comments: int
+    posts: int
+    requests: int
+    pages: int
+    errors_6: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.comments / self.seconds
+
+
+def emulator_counts(server: EmulatorServer) -> tuple[int, int, int]:
+    stats = server.stats()
+    pages = stats["inner_calls"].get("wall.getComments", 0)
+    pages += stats["methods"].get("wall.getComments", 0)
+    errors = stats["errors"]
+    return stats["total_requests"], pages, int(errors.get(6, errors.get("6", 0)))
+
+
+async def count(db: Database, table: str) -> int:
+    async with db.unit_of_work(read_only=True) as uow:
+        return int((await uow.session.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one())
+
+
+async def wait_task(runtime: Runtime, task_id: int, within: float) -> TaskRecord:
+    deadline = time.monotonic() + within
+    while True:
+        task = await runtime.tasks.get(task_id)
+        if task.is_finished:
+            return task
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"task {task_id} did not finish within {within} s")
+        await asyncio.sleep(0.05)
+
+
+def settings_for(data_dir: Path, redis_url: str, api_url: str, name: str) -> Settings:
+    # one queue prefix, so both runs share the token's rate limiter in Redis
+    queues = QueuesSettings(prefix="bench")
+    queues.vk_collect.delay_ms = 0
+    return Settings(
+        data_dir=data_dir,
+        redis=RedisSettings(url=redis_url),
+        database=DatabaseSettings(url=f"sqlite+aiosqlite:///{data_dir / f'{name}.db'}"),
+        vk=VkSettings(api_url=api_url, tokens=[SecretStr(TOKEN)], rps_user=RPS),
+        queues=queues,
+    )
+
+
+async def run_pipeline(
+    settings: Settings, server: EmulatorServer, groups: list[int], limit: int
+) -> Figures:
+    assert settings.redis.url is not None
+    runtime = Runtime.create(settings, settings.redis.url, with_workers=True)
+    await runtime.start()
+    try:
+        ids = "\n".join(str(g) for g in groups).encode()
+        upload = await runtime.pipelines.upload_groups(ids, max_bytes=1 << 20)
+        resolved = await wait_task(runtime, upload.task.id, 60)
+        if resolved.status.value != "completed":
+            raise RuntimeError(f"upload failed: {resolved.error_message}")
+        server.reset_stats()
+        started = time.monotonic()
+        task = await runtime.pipelines.start_collection(
+            CollectRequest(vk_ids=groups, limit=limit, include_replies=False)
+        )
+        done = await wait_task(runtime, task.id, 900)
+        elapsed = time.monotonic() - started
+        if done.status.value != "completed":
+            raise RuntimeError(f"collection failed: {done.error_message}")
+        requests, pages, errors_6 = emulator_counts(server)
+        comments = await count(runtime.db, "comments")
+        posts = await count(runtime.db, "posts")
+    finally:
+        await runtime.close()
+    return Figures("pipeline (execute)", comments, posts, requests, pages, errors_6, elapsed)
+
+
+async def run_original(
+    settings: Settings, server: EmulatorServer, groups: list[int], seconds: float
+) -> Figures:
+    """The original collector's loop, one page per request, sequential, stored as it goes."""
+    db = Database(settings.database_url)
+    await migrate(db.url)
+    redis = aioredis.Redis.from_url(str(settings.redis.url))
+    vk_settings = settings.vk.model_copy(update={"use_execute": False})
+    server.reset_stats()
+    comments = posts = 0
+    started = time.monotonic()
+    deadline = started + seconds
+    try:
+        async with VkClient(
+            vk_settings, redis=redis, key_prefix=f"{settings.queues.prefix}:vkc:vk"
+        ) as client:
+            for group_id in groups:
+                if time.monotonic() >= deadline:
+                    break
+                wall = WallPage.model_validate(
+                    await client.call("wall.get", {"owner_id": -group_id, "count": 10})
+                )
+                async with db.unit_of_work() as uow:
+                    await uow.posts.upsert_many(
+                        [PostData.from_vk(p.model_dump()) for p in wall.items]
+                    )
+                    await uow.commit()
+                posts += len(wall.items)
+                for post in wall.items:
+                    offset = 0
+                    while time.monotonic() < deadline:
+                        params = {
+                            "owner_id": post.owner_id,
+                            "post_id": post.id,
+                            "count": 100,
+                            "offset": offset,
+                            "need_likes": 1,
+                            "sort": "asc",
+                        }
+                        try:
+                            answer = await client.call("wall.getComments", params)
+                        except VkObjectError:  # comments disabled (212), post deleted
+                            break
+                        page = CommentsPage.model_validate(answer)
+                        rows = [_comment(c, post.owner_id, post.id) for c in page.items]
+                        if rows:
+                            async with db.unit_of_work() as uow:
+                                await uow.comments.upsert_many(rows)
+                                await uow.commit()
+                        comments += len(rows)
+                        offset += 100
+                        if len(page.items) < 100:
+                            break
+                    if time.monotonic() >= deadline:
+                        break
+        elapsed = time.monotonic() - started
+    finally:
+        await redis.aclose()
+        await db.dispose()
+    requests, pages, errors_6 = emulator_counts(server)
+    return Figures("original loop", comments, posts, requests, pages, errors_6, elapsed)
+
+
+def _comment(comment: Comment, owner_id: int, post_id: int) -> CommentData:
+    return CommentData(
+        owner_id=owner_id,
+        comment_id=comment.id,
+        post_id=post_id,
+        date=comment.date,
+        from_id=comment.from_id,
+        text=comment.text,
+        likes=comment.likes.count if comment.likes else 0,
+        deleted=bool(comment.deleted),
+        parent_comment_id=comment.parent_id,
+        reply_to_comment=comment.reply_to_comment,
+    )
+
+
+def open_groups(dataset: Dataset, wanted: int, *, skip: int = 0) -> list[int]:
+    ids = dataset.ids_by_kind()["open"]
+    return [int(i) for i in ids[skip : skip + wanted]]
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    configure("WARNING")
+    config = EmulatorConfig(
+        seed=SEED,
+        groups=max(200, 3 * args.groups),
+        rps=RPS,
+        max_comments_per_post=3000,
+        posts_per_group=(max(25, args.limit + 5), max(70, args.limit + 10)),
+        anchor_time=ANCHOR,
+    )
+    server = start_emulator(config, heavy=not args.natural)
+    try:
+        dataset = server.dataset
+        groups = open_groups(dataset, args.groups)
+        baseline_groups = open_groups(dataset, 3, skip=args.groups)
+        warm = [p for g in groups for p in recent_posts(dataset, g, args.limit)]
+        warm += [p for g in baseline_groups for p in recent_posts(dataset, g, 10)]
+        t0 = time.monotonic()
+        for post in warm:
+            dataset.comment_tree(post.owner_id, post.id)
+        warm_s = time.monotonic() - t0
+        top_level = sum(
+            len(p.thread_sizes) for g in groups for p in recent_posts(dataset, g, args.limit)
+        )
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            EmbeddedValkey(Path(tmp) / "valkey", persistence=False, publish=False) as valkey,
+        ):
+            data_dir = Path(tmp)
+            pipeline = await run_pipeline(
+                settings_for(data_dir, valkey.url, server.url, "pipeline"),
+                server,
+                groups,
+                args.limit,
+            )
+            original = await run_original(
+                settings_for(data_dir, valkey.url, server.url, "original"),
+                server,
+                baseline_groups,
+                args.baseline_seconds,
+            )
+    finally:
+        server.stop()
+
+    if pipeline.comments != top_level:
+        print(f"WARNING: stored {pipeline.comments} comments, expected {top_level}")
+    walls = "ordinary" if args.natural else "heavy (1,001-3,000 top-level comments per post)"
+    print(
+        f"Collection end to end: {args.groups} communities x {args.limit} recent posts, "
+        f"top-level comments, {walls} walls; 1 user token at {RPS:g} req/s; "
+        f"Python {platform.python_version()}, {multiprocessing.cpu_count()} CPUs; "
+        f"comment trees pre-built in {warm_s:.1f} s"
+    )
+    print(f"limit: {LIMIT_COMMENTS:,.0f} comments/s")
+    print(
+        f"{'run':<20}{'posts':>6}{'comments':>10}{'requests':>9}{'pages':>7}{'pg/req':>7}"
+        f"{'err 6':>6}{'seconds':>9}{'comments/s':>12}{'of limit':>9}"
+    )
+    for r in (pipeline, original):
+        print(
+            f"{r.name:<20}{r.posts:>6}{r.comments:>10,}{r.requests:>9,}{r.pages:>7,}"
+            f"{r.pages / max(1, r.requests):>7.1f}{r.errors_6:>6}{r.seconds:>9.1f}"
+            f"{r.per_second:>12,.0f}{r.per_second / LIMIT_COMMENTS:>9.3f}"
+        )
+    ratio = pipeline.per_second / LIMIT_COMMENTS
+    speedup = pipeline.per_second / original.per_second
+    print(f"pipeline / limit: {ratio:.3f} (target 0.7)")
+    print(f"pipeline / original: {speedup:.1f}x (target 20x)")
+    return 0 if ratio >= 0.7 and speedup >= 20 else 2
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--groups", type=int, default=5, help="communities to collect")
+    parser.add_argument("--limit", type=int, default=25, help="recent posts per community")
+    parser.add_argument(
+        "--baseline-seconds", type=float, default=15.0, help="duration of the original loop"
+    )
+    parser.add_argument(
+        "--natural", action="store_true", help="the emulator's ordinary walls, not heavy ones"
+    )
+    return asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
