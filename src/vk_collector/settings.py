@@ -141,16 +141,26 @@ class QueueOptions(BaseModel):
     lock_duration_ms: int = Field(default=30000, ge=1000)
 
 
+class VkCollectQueueOptions(QueueOptions):
+    """vk-collect: 5 attempts, added with a 2 s delay, one job at a time per worker."""
+
+    attempts: int = Field(default=5, ge=1, le=100)
+    delay_ms: int = Field(default=2000, ge=0)
+
+
+class ProcessGroupsQueueOptions(QueueOptions):
+    """process-groups: 3 attempts, no delay, two jobs at a time per worker."""
+
+    concurrency: int = Field(default=2, ge=1, le=1000)
+
+
 class QueuesSettings(BaseSettings):
     model_config = _config("VKC_QUEUE_", "__")
 
     prefix: str = Field(default="bull", min_length=1)
-    vk_collect: QueueOptions = Field(
-        default_factory=lambda: QueueOptions(attempts=5, delay_ms=2000, concurrency=1)
-    )
-    process_groups: QueueOptions = Field(
-        default_factory=lambda: QueueOptions(attempts=3, delay_ms=0, concurrency=2)
-    )
+    # one class per queue, so setting one option from the environment keeps the others
+    vk_collect: VkCollectQueueOptions = Field(default_factory=VkCollectQueueOptions)
+    process_groups: ProcessGroupsQueueOptions = Field(default_factory=ProcessGroupsQueueOptions)
     backlog_threshold: int = Field(default=1000, ge=1, description="waiting jobs per queue")
     health_timeout_s: float = Field(default=1.5, gt=0, description="per health check")
     heartbeat_interval_s: float = Field(default=5.0, gt=0)

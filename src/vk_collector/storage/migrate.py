@@ -11,6 +11,7 @@ and checked (``PRAGMA foreign_key_check``) before the commit.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -98,11 +99,25 @@ def _upgrade(connection: Connection, revision: str) -> tuple[str | None, str | N
     return before, after
 
 
+_loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _process_lock() -> asyncio.Lock:
+    """Alembic keeps global state while it runs: one upgrade at a time per event loop."""
+    loop = asyncio.get_running_loop()
+    lock = _loop_locks.get(loop)
+    if lock is None:
+        lock = _loop_locks[loop] = asyncio.Lock()
+    return lock
+
+
 async def migrate(url: str, revision: str = "head") -> None:
     """Upgrade the database at ``url`` to ``revision`` (creating the SQLite file)."""
     engine = create_engine(url)
     try:
-        async with engine.connect() as connection:
+        async with _process_lock(), engine.connect() as connection:
             before, after = await connection.run_sync(_upgrade, revision)
     finally:
         await engine.dispose()

@@ -187,6 +187,8 @@ def _collect(
     errors: list[LineError] = []
     duplicates: list[Duplicate] = []
     first_seen: dict[str, int] = {}
+    # lists repeat themselves: parse each distinct line once (a ref, or the error text)
+    parsed_cells: dict[str, GroupRef | str] = {}
     total = 0
     content = False
     for number, raw in lines:
@@ -203,11 +205,17 @@ def _collect(
             content = True
             continue
         content = True
-        try:
-            ref = _parse_cell(value, first_column)
-        except ValidationError as exc:
-            errors.append(LineError(number, exc.message))
+        cell = parsed_cells.get(value)
+        if cell is None:
+            try:
+                cell = _parse_cell(value, first_column)
+            except ValidationError as exc:
+                cell = exc.message
+            parsed_cells[value] = cell
+        if isinstance(cell, str):
+            errors.append(LineError(number, cell))
             continue
+        ref = cell
         entries.append(ParsedLine(number, raw, ref))
         seen_on = first_seen.setdefault(ref.key, number)
         if seen_on == number:

@@ -40,6 +40,7 @@ from vk_collector.storage import CommentData, PostData, TaskGroupState
 from vk_collector.vk.collect import fetch_recent_posts, iter_posts_comments
 from vk_collector.vk.errors import VkObjectError
 from vk_collector.vk.models import Comment, Post
+from vk_collector.workers.prefetch import prefetched
 from vk_collector.workers.progress import ProgressReporter
 from vk_collector.workers.task_worker import TaskWorker
 
@@ -242,7 +243,8 @@ class VkCollectWorker(TaskWorker[VkCollectJobData]):
             pending = await uow.posts.pending_comments(self._task_id(run), owner_id=owner_id)
         done_posts = len(posts) - len(pending)
         stored = 0
-        async for batch in iter_posts_comments(self._vk, pending, include_replies, token=token):
+        fetching = iter_posts_comments(self._vk, pending, include_replies, token=token)
+        async for batch in prefetched(fetching):
             kept = [
                 _comment_data(c, batch.owner_id, batch.post_id)
                 for c in batch.comments

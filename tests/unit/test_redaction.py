@@ -1,0 +1,48 @@
+"""Secrets never leave the process in text: logs, errors, job dumps."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import structlog
+
+from vk_collector.log import configure
+from vk_collector.redaction import MASK, redact, redact_value, register_secret
+
+
+def test_registered_secrets_and_token_shapes_are_masked() -> None:
+    register_secret("s3cr3t-token-value")
+    text = (
+        "failed with s3cr3t-token-value; url https://api.vk.ru/method/x?access_token=abc123&v=1 "
+        "header Authorization: Bearer eyJhbGciOi.x-y"
+    )
+    out = redact(text)
+    assert "s3cr3t-token-value" not in out
+    assert "abc123" not in out
+    assert "eyJhbGciOi" not in out
+    assert out.count(MASK) == 3
+
+
+def test_nested_values_and_token_keys() -> None:
+    data = {"metadata": {"options": {"token": "anything", "limit": 3}}, "list": ["access_token=zz"]}
+    out = redact_value(data)
+    assert out["metadata"]["options"] == {"token": MASK, "limit": 3}
+    assert out["list"] == [f"access_token={MASK}"]
+
+
+def test_log_lines_never_carry_a_registered_token() -> None:
+    register_secret("vk1.a.known-token-for-the-test")
+    stream = io.StringIO()
+    configure("INFO", "json", stream=stream)
+    try:
+        structlog.get_logger("t").info("vk.call", detail="token vk1.a.known-token-for-the-test")
+        try:
+            raise RuntimeError("boom vk1.a.known-token-for-the-test")
+        except RuntimeError:
+            structlog.get_logger("t").exception("vk.failed")
+    finally:
+        configure("DEBUG")
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["event"] for line in lines] == ["vk.call", "vk.failed"]
+    assert "known-token" not in stream.getvalue()
