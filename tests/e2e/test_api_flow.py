@@ -10,7 +10,6 @@ from typing import Any
 
 import openpyxl
 from pydantic import SecretStr
-from sse_support import sse_events
 
 from conftest import Api, StartApi
 from vk_collector.settings import QueueOptions, Settings, VkSettings
@@ -18,6 +17,7 @@ from vk_collector.storage.export import EXPORT_COLUMNS, export_rows
 from vk_collector.vk.emulator import EmulatorServer
 
 from polling import eventually
+from sse_support import sse_events
 
 
 def _flow_settings(settings: Settings, emulator: EmulatorServer) -> Settings:

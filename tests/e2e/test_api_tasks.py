@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sse_support import sse_events
 
 from conftest import Api
 from vk_collector.settings import Settings
@@ -15,6 +14,7 @@ from vk_collector.storage import GroupData, TaskType
 
 from polling import eventually
 from queue_support import ScriptedWorker, groups_job
+from sse_support import sse_events
 
 
 async def _store_groups(api: Api, *vk_ids: int) -> list[int]:
@@ -221,3 +221,21 @@ async def test_a_client_that_leaves_removes_its_listeners(api: Api) -> None:
             assert events._callbacks.get(channel)
             break
     await eventually(lambda: not events._callbacks.get(channel))
+
+
+async def test_a_quiet_stream_follows_the_task_row_when_events_are_missed(api: Api) -> None:
+    # no job at all: nothing reaches QueueEvents, as when events are lost on the way
+    task = await api.runtime.tasks.create(TaskType.PROCESS_GROUPS, {})
+    seen: list[tuple[str, dict[str, Any]]] = []
+    async with api.client.stream("GET", f"/api/tasks/{task.id}/events") as response:
+        async for name, data in sse_events(response):
+            seen.append((name, data))
+            if name == "snapshot":
+                await api.runtime.tasks.start(task.id)
+                await api.runtime.tasks.update_progress(task.id, 60, stage="fetching")
+            elif name == "progress":
+                await api.runtime.tasks.complete(task.id, {"success": True})
+    assert [name for name, _ in seen] == ["snapshot", "progress", "completed"]
+    assert seen[1][1]["progress"]["percentage"] == 60
+    assert seen[1][1]["progress"]["stage"] == "fetching"
+    assert seen[2][1]["result"] == {"success": True}

@@ -35,6 +35,7 @@ router = APIRouter(prefix="/api/tasks", tags=["tasks"])
 
 _EVENTS = ("progress", "completed", "failed")
 _FINAL = ("completed", "failed")
+_QUIET_S = 2.0  # seconds without an event before the task row is read
 
 
 def _event(name: str, data: dict[str, Any]) -> ServerSentEvent:
@@ -70,6 +71,17 @@ class _Listener:
             with contextlib.suppress(ValueError):
                 self._events.off(channel, handler)
         self._handlers.clear()
+
+
+def _progress_from_task(task: TaskRecord) -> dict[str, Any]:
+    progress: dict[str, Any] = {
+        "percentage": task.progress,
+        "stage": task.stage,
+        "stats": task.stats,
+    }
+    if task.current_group:
+        progress["currentGroup"] = task.current_group
+    return progress
 
 
 def _final_from_task(task: TaskRecord, job_id: str) -> ServerSentEvent | None:
@@ -110,11 +122,30 @@ async def _stream(
         if final is not None:
             yield final
             return
+        last_progress = task.progress
         while True:  # sse-starlette cancels this generator when the client goes away
-            name, args = await listener.inbox.get()
+            try:
+                name, args = await asyncio.wait_for(listener.inbox.get(), _QUIET_S)
+            except TimeoutError:
+                # QueueEvents can miss events (a Redis hiccup, a late XREAD); the task
+                # row mirrors the job's progress, so a quiet stream reads it instead
+                task = await tasks.get(task.id)
+                final = _final_from_task(task, job_id)
+                if final is not None:
+                    yield final
+                    return
+                if task.progress != last_progress:
+                    last_progress = task.progress
+                    yield _event(
+                        "progress",
+                        {"jobId": job_id, "taskId": task.id, "progress": _progress_from_task(task)},
+                    )
+                continue
             payload: dict[str, Any] = {"jobId": job_id, "taskId": task.id}
             if name == "progress":
                 payload["progress"] = redact_value(args.get("data"))
+                if isinstance(args.get("data"), dict):
+                    last_progress = int(args["data"].get("percentage", last_progress))
             elif name == "completed":
                 payload["result"] = redact_value(args.get("returnvalue"))
             else:
