@@ -229,3 +229,17 @@ def test_the_embedded_server_dies_with_a_killed_parent(tmp_path: Path) -> None:
             return
         time.sleep(0.05)
     pytest.fail(f"valkey-server {server_pid} outlived its parent")
+
+
+def test_a_second_process_shares_the_embedded_server(tmp_path: Path) -> None:
+    from vk_collector.bootstrap import redis_endpoint
+    from vk_collector.embedded import find_running
+    from vk_collector.settings import Settings as AppSettings
+
+    with EmbeddedValkey(tmp_path, persistence=False) as owner:
+        shared = find_running(tmp_path)
+        assert shared is not None
+        assert (shared.url, shared.pid) == (owner.url, owner.pid)
+        with redis_endpoint(AppSettings(data_dir=tmp_path)) as url:
+            assert url == owner.url
+    assert find_running(tmp_path) is None  # the state file goes with the server
