@@ -467,10 +467,30 @@ async def test_tokens_stay_out_of_logs_and_errors(
 async def test_execute_runtime_errors_shrink_the_batch(
     emulator_factory: EmulatorFactory, make_client: MakeClient
 ) -> None:
-    server = emulator_factory(quirks=VkQuirks(execute_max_calls=10))
+    server = emulator_factory(quirks=VkQuirks(execute_max_calls=2))
     owner_id, post_id = biggest_post(server.dataset)
     comments = await fetch_post_comments(make_client(server), owner_id, post_id)
     assert as_expected(comments) == expected_comments(server.dataset, owner_id, post_id)
     stats = server.stats()
     assert stats["errors"]["13"] >= 1
     assert "wall.getComments" not in stats["methods"]  # still batched, in smaller batches
+
+
+async def test_short_threads_come_embedded_and_cost_no_request(
+    emulator: EmulatorServer, make_client: MakeClient
+) -> None:
+    dataset = emulator.dataset
+    owner_id, post_id = next(
+        (p.owner_id, p.id)
+        for group_id in range(1, 6)
+        for p in dataset.posts(group_id)
+        if not p.comments_disabled
+        and 0 < max(p.thread_sizes, default=0) <= 10
+        and p.top_level_count <= 100
+    )
+
+    comments = await fetch_post_comments(make_client(emulator), owner_id, post_id)
+
+    assert as_expected(comments) == expected_comments(dataset, owner_id, post_id)
+    assert any(c.parent_id for c in comments)  # replies are there
+    assert emulator.stats()["inner_calls"]["wall.getComments"] == 1  # one page, no thread pages

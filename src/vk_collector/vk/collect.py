@@ -42,6 +42,7 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 PAGE_SIZE = 100
+THREAD_ITEMS = 10  # replies VK embeds per top-level comment at most (thread_items_count)
 
 
 async def fetch_recent_posts(
@@ -170,8 +171,17 @@ class _Walker:
             return
         self._planned.add(mark)
         self._outstanding[post] = self._outstanding.get(post, 0) + 1
+        # top-level pages carry the first replies of each thread: most threads are short,
+        # so they need no request of their own
+        embed = THREAD_ITEMS if self.include_replies and not parent else 0
         self.queue.append(
-            comments_call(*post, offset=offset, count=PAGE_SIZE, comment_id=parent or None)
+            comments_call(
+                *post,
+                offset=offset,
+                count=PAGE_SIZE,
+                comment_id=parent or None,
+                thread_items_count=embed,
+            )
         )
 
     def next_round(self) -> list[ApiCall]:
@@ -205,7 +215,14 @@ class _Walker:
                     continue
                 seen.add(item.id)
                 comments.append(item.model_copy(update={"parent_id": parent}) if parent else item)
-                if not parent and self.include_replies and item.thread_count:
+                if parent or not self.include_replies or not item.thread_count:
+                    continue
+                embedded = item.thread.items if item.thread else []
+                for reply in embedded:
+                    if reply.id not in seen:
+                        seen.add(reply.id)
+                        comments.append(reply.model_copy(update={"parent_id": item.id}))
+                if len(embedded) < item.thread_count:
                     for offset in range(0, item.thread_count, PAGE_SIZE):
                         self.plan(post, item.id, offset)
         batches = []
