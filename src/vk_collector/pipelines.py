@@ -240,8 +240,10 @@ class Pipelines:
             state = await self._queue.get_job_state(job)
             if state == "active":
                 raise ValidationError(
-                    f"task {task_id} is being processed; pause the queue or wait for it to end",
-                    ErrorCode.INVALID_INPUT,
+                    f"task {task_id} is being processed; wait for it to end or pause its "
+                    "queue first",
+                    ErrorCode.CONFLICT,
+                    details={"taskId": task_id, "jobId": str(job.id)},
                 )
             await self._queue.remove_job(str(job.id))
         await self._tasks.delete(task_id)

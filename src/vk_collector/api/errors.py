@@ -43,6 +43,7 @@ log = structlog.get_logger(__name__)
 
 _VALIDATION_STATUS = {
     ErrorCode.NOT_FOUND: 404,
+    ErrorCode.CONFLICT: 409,
     ErrorCode.FILE_TOO_LARGE: 413,
     ErrorCode.UNSUPPORTED_FILE: 415,
     ErrorCode.INVALID_INPUT: 422,

@@ -19,8 +19,7 @@ from vk_collector.api.deps import (
     require_json,
 )
 from vk_collector.api.envelope import ApiModel, Envelope, PageEnvelope, envelope, page_envelope
-from vk_collector.api.errors import ApiError
-from vk_collector.api.schemas import TaskOut, job_id_for, task_out
+from vk_collector.api.schemas import TaskOut, task_out
 from vk_collector.pipelines import CollectRequest
 from vk_collector.storage import TaskStatus, TaskType
 
@@ -111,16 +110,7 @@ async def delete_task(
     pipelines: PipelinesDep,
     request_id: RequestId,
 ) -> Envelope[DeletedTaskOut]:
-    task = await tasks.get(task_id)
-    job = await queue.get_job(job_id_for(task))
-    if job is not None and await queue.get_job_state(job) == "active":
-        raise ApiError(
-            409,
-            "TASK_ACTIVE",
-            f"task {task_id} is being processed; wait for it to end or pause its queue first",
-            {"taskId": task_id, "jobId": job_id_for(task)},
-        )
-    await pipelines.delete_task(task_id)
+    await pipelines.delete_task(task_id)  # ValidationError(CONFLICT) -> 409 while active
     return envelope(
         DeletedTaskOut(task_id=task_id, deleted=True), request_id, f"task {task_id} deleted"
     )
