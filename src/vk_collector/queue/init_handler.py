@@ -14,8 +14,7 @@ live progress fed by them) come back when Redis does.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +34,7 @@ log = structlog.get_logger(__name__)
 
 _LOGGED_EVENTS = ("waiting", "active", "completed", "failed", "progress", "removed", "stalled")
 _RESTART_MAX_DELAY_S = 5.0
+_CLOSE_TIMEOUT_S = 10.0
 
 
 @dataclass
@@ -217,23 +217,32 @@ class QueueInitHandler:
             except Exception as exc:
                 log.warning("queue.worker_stop_failed", worker_id=worker.worker_id, error=str(exc))
                 errors.append(exc)
-        for events in resources.queue_events.values():
-            try:
-                await events.close()
-            except Exception as exc:
-                errors.append(exc)
+        closing: list[tuple[str, Awaitable[Any]]] = [
+            (f"events:{name}", events.close()) for name, events in resources.queue_events.items()
+        ]
+        for step, awaitable in closing:
+            await self._bounded(step, awaitable, errors)
         for task in self._supervisors:
             task.cancel()
-        for task in self._supervisors:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        for queue in resources.queues.values():
-            try:
-                await queue.close()
-            except Exception as exc:
-                errors.append(exc)
+        if self._supervisors:
+            await asyncio.wait(self._supervisors, timeout=_CLOSE_TIMEOUT_S)
+        for name, queue in resources.queues.items():
+            await self._bounded(f"queue:{name}", queue.close(), errors)
         if resources.redis is not None:
-            await resources.redis.aclose()
+            await self._bounded("redis", resources.redis.aclose(), errors)
         self._supervisors.clear()
         self._resources = QueueResources()
         return errors
+
+    @staticmethod
+    async def _bounded(step: str, awaitable: Awaitable[Any], errors: list[BaseException]) -> None:
+        """Close one resource, but never wait on it for more than ``_CLOSE_TIMEOUT_S``:
+        redis-py retries a broken connection with backoff for minutes otherwise."""
+        task = asyncio.ensure_future(awaitable)
+        done, _ = await asyncio.wait({task}, timeout=_CLOSE_TIMEOUT_S)
+        if not done:
+            task.cancel()
+            log.warning("queue.close_timeout", step=step, timeout_s=_CLOSE_TIMEOUT_S)
+            errors.append(TimeoutError(f"closing {step} took longer than {_CLOSE_TIMEOUT_S}s"))
+        elif not task.cancelled() and task.exception() is not None:
+            errors.append(task.exception())  # type: ignore[arg-type]
