@@ -24,6 +24,8 @@ from vk_collector.api import create_app
 from vk_collector.bootstrap import Runtime
 from vk_collector.settings import ApiSettings, Settings
 
+from polling import eventually
+
 API_KEY = "test-api-key-0123456789"
 
 
@@ -100,11 +102,10 @@ async def start_api(settings: Settings) -> AsyncIterator[StartApi]:
             await asyncio.wait_for(task, 15)
 
         stack.push_async_callback(stop)
-        while not server.started:
-            if task.done():
-                task.result()
-                raise AssertionError("uvicorn stopped during start-up")
-            await asyncio.sleep(0.01)
+        await eventually(lambda: server.started or task.done(), within=15, every=0.01)
+        if task.done():
+            task.result()
+            raise AssertionError("uvicorn stopped during start-up")
         port = server.servers[0].sockets[0].getsockname()[1]
         url = f"http://127.0.0.1:{port}"
         client = httpx.AsyncClient(base_url=url, timeout=30, headers=headers)
