@@ -19,6 +19,7 @@ from fastapi import FastAPI
 
 from vk_collector import __version__
 from vk_collector.api import metrics as metrics_routes
+from vk_collector.api.dashboard import mount_dashboard
 from vk_collector.api.envelope import ErrorEnvelope
 from vk_collector.api.errors import install_error_handlers
 from vk_collector.api.middleware import RequestContextMiddleware
@@ -47,15 +48,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         503: "Redis or the database is unavailable",
     }.items()
 }
-
-
-def _mount_dashboard(app: FastAPI) -> None:
-    try:
-        from vk_collector.api.dashboard import mount_dashboard
-    except ImportError:  # the dashboard ships separately; the API works without it
-        log.info("api.dashboard_missing")
-        return
-    mount_dashboard(app)
 
 
 def create_app(
@@ -122,5 +114,5 @@ def create_app(
         metrics_routes.router,
     ):
         app.include_router(router)
-    _mount_dashboard(app)
+    mount_dashboard(app)
     return app
