@@ -55,6 +55,12 @@ class NoopWorker(QueueWorker):
         return {}
 
 
+async def _obliterate(url: str, prefix: str) -> None:
+    queue = Queue(QUEUE, {"connection": url, "prefix": prefix})
+    await queue.obliterate(force=True)
+    await queue.close()
+
+
 async def service_adds(url: str, n: int, bulk: bool, events: bool) -> float:
     settings = settings_for(url, 1)
     service = QueueService(settings, url)
@@ -69,7 +75,7 @@ async def service_adds(url: str, n: int, bulk: bool, events: bool) -> float:
             for i in range(n):
                 await service.add_process_groups_job(DATA, i + 1)
         elapsed = time.perf_counter() - started
-        await service._ready()[0].get_queue(QUEUE).obliterate(force=True)
+        await _obliterate(url, settings.queues.prefix)
     finally:
         await service.cleanup()
     return n / elapsed
