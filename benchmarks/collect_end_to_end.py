@@ -57,7 +57,7 @@ from vk_collector.settings import (
     Settings,
     VkSettings,
 )
-from vk_collector.storage import CommentData, Database, PostData, TaskRecord, migrate
+from vk_collector.storage import Database, PostData, TaskRecord, migrate
 from vk_collector.vk.client import VkClient
 from vk_collector.vk.emulator.app import app_for
 from vk_collector.vk.emulator.config import EmulatorConfig
@@ -65,7 +65,8 @@ from vk_collector.vk.emulator.dataset import Dataset
 from vk_collector.vk.emulator.engine import Engine
 from vk_collector.vk.emulator.server import EmulatorServer
 from vk_collector.vk.errors import VkObjectError
-from vk_collector.vk.models import Comment, CommentsPage, WallPage
+from vk_collector.vk.models import CommentsPage, WallPage
+from vk_collector.workers.vk_collect import comment_data
 
 RPS = 3.0
 LIMIT_COMMENTS = RPS * 25 * 100
@@ -223,7 +224,7 @@ async def run_original(
                         except VkObjectError:  # comments disabled (212), post deleted
                             break
                         page = CommentsPage.model_validate(answer)
-                        rows = [_comment(c, post.owner_id, post.id) for c in page.items]
+                        rows = [comment_data(c, post.owner_id, post.id) for c in page.items]
                         if rows:
                             async with db.unit_of_work() as uow:
                                 await uow.comments.upsert_many(rows)
@@ -240,21 +241,6 @@ async def run_original(
         await db.dispose()
     requests, pages, errors_6 = emulator_counts(server)
     return Figures("original loop", comments, posts, requests, pages, errors_6, elapsed)
-
-
-def _comment(comment: Comment, owner_id: int, post_id: int) -> CommentData:
-    return CommentData(
-        owner_id=owner_id,
-        comment_id=comment.id,
-        post_id=post_id,
-        date=comment.date,
-        from_id=comment.from_id,
-        text=comment.text,
-        likes=comment.likes.count if comment.likes else 0,
-        deleted=bool(comment.deleted),
-        parent_comment_id=comment.parent_id,
-        reply_to_comment=comment.reply_to_comment,
-    )
 
 
 def open_groups(dataset: Dataset, wanted: int, *, skip: int = 0) -> list[int]:

@@ -14,17 +14,13 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 from types import TracebackType
 
-import uvicorn
-
 from vk_collector.api.app import create_app
+from vk_collector.serving import ThreadedServer
 from vk_collector.settings import Settings
 
 __all__ = ["CHROMIUM_ARGS", "ApiServer", "ensure_chromium", "ensure_playwright"]
@@ -90,45 +86,19 @@ class ApiServer:
     """The API app with its workers, served by uvicorn in a thread on a free port."""
 
     def __init__(self, settings: Settings, redis_url: str, startup_timeout_s: float = 30.0) -> None:
-        self._app = create_app(settings, redis_url, workers=True, sse_ping_s=5.0)
-        self._startup_timeout_s = startup_timeout_s
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        app = create_app(settings, redis_url, workers=True, sse_ping_s=5.0)
+        self._http = ThreadedServer(
+            app, name="vkc-api", startup_timeout_s=startup_timeout_s, shutdown_timeout_s=30
+        )
         self.url = ""
 
     def start(self) -> ApiServer:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(128)
-        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        config = uvicorn.Config(
-            self._app, log_config=None, access_log=False, timeout_graceful_shutdown=5
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="vkc-api", daemon=True
-        )
-        self._server, self._thread = server, thread
-        thread.start()
-        deadline = time.monotonic() + self._startup_timeout_s
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the API server did not start on {self.url}")
-            thread.join(0.02)
+        self._http.start()
+        self.url = self._http.base_url.rstrip("/")
         return self
 
     def stop(self) -> None:
-        server, thread = self._server, self._thread
-        if server is None or thread is None:
-            return
-        server.should_exit = True
-        thread.join(30)
-        if thread.is_alive():
-            server.force_exit = True
-            thread.join(5)
-        self._server = self._thread = None
+        self._http.stop()
 
     def __enter__(self) -> ApiServer:
         return self.start()

@@ -44,7 +44,7 @@ from vk_collector.workers.prefetch import prefetched
 from vk_collector.workers.progress import ProgressReporter
 from vk_collector.workers.task_worker import TaskWorker
 
-__all__ = ["VkCollectWorker", "matches_filter"]
+__all__ = ["VkCollectWorker", "comment_data", "matches_filter"]
 
 log = structlog.get_logger(__name__)
 
@@ -59,7 +59,8 @@ def matches_filter(text: str, words: list[str]) -> bool:
     return any(word.casefold() in folded for word in words)
 
 
-def _comment_data(comment: Comment, owner_id: int, post_id: int) -> CommentData:
+def comment_data(comment: Comment, owner_id: int, post_id: int) -> CommentData:
+    """A fetched comment as stored; replies keep their thread's top comment id."""
     return CommentData(
         owner_id=owner_id,
         comment_id=comment.id,
@@ -246,7 +247,7 @@ class VkCollectWorker(TaskWorker[VkCollectJobData]):
         fetching = iter_posts_comments(self._vk, pending, include_replies, token=token)
         async for batch in prefetched(fetching):
             kept = [
-                _comment_data(c, batch.owner_id, batch.post_id)
+                comment_data(c, batch.owner_id, batch.post_id)
                 for c in batch.comments
                 if matches_filter(c.text, words)
             ]

@@ -12,15 +12,12 @@ fails there with ``OSError``.  :meth:`stop` waits for the thread to end.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from types import TracebackType
 from typing import Any
 
 import anyio.to_thread
-import uvicorn
 
+from vk_collector.serving import ServerStartError, ThreadedServer
 from vk_collector.vk.emulator.app import app_for
 from vk_collector.vk.emulator.config import EmulatorConfig
 from vk_collector.vk.emulator.dataset import Dataset
@@ -55,23 +52,23 @@ class EmulatorServer:
         self.dataset = Dataset.from_config(self.config)
         self.engine = Engine(self.config, self.dataset)
         self.app = app_for(self.engine)
-        self._requested_port = port
-        self._log_level = log_level
-        self._startup_timeout_s = startup_timeout_s
-        self._port: int | None = None
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._http = ThreadedServer(
+            self.app,
+            host,
+            port,
+            name="vk-emulator",
+            lifespan="off",
+            log_level=log_level,
+            startup_timeout_s=startup_timeout_s,
+        )
 
     @property
     def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("the emulator is not running")
-        return self._port
+        return self._http.port
 
     @property
     def base_url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/"
+        return self._http.base_url
 
     @property
     def url(self) -> str:
@@ -79,66 +76,21 @@ class EmulatorServer:
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._http.running
 
     def start(self) -> EmulatorServer:
-        if self._thread is not None:
-            raise RuntimeError("the emulator is already running")
-        sock = self._bind()
-        self._port = int(sock.getsockname()[1])
-        config = uvicorn.Config(
-            self.app,
-            log_config=None,
-            log_level=self._log_level,
-            access_log=False,  # query strings carry access tokens
-            lifespan="off",
-            timeout_graceful_shutdown=2,
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="vk-emulator", daemon=True
-        )
-        self._server, self._thread = server, thread
-        thread.start()
-        deadline = time.monotonic() + self._startup_timeout_s
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise EmulatorStartError(f"the emulator did not start on {self.host}")
-            thread.join(0.01)
+        try:
+            self._http.start()
+        except ServerStartError as exc:
+            raise EmulatorStartError(f"the emulator did not start on {self.host}") from exc
         return self
 
-    def _bind(self) -> socket.socket:
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        # proto must be IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted connections
-        # only then, and without it every keep-alive request waits ~40 ms (Nagle).
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.host, self._requested_port))
-            sock.listen(2048)
-        except OSError:
-            sock.close()
-            raise
-        sock.set_inheritable(True)
-        return sock
-
     def stop(self) -> None:
-        server, thread = self._server, self._thread
-        if server is None or thread is None:
-            return
-        server.should_exit = True
-        thread.join(10)
-        if thread.is_alive():
-            server.force_exit = True
-            thread.join(5)
-        self._server = self._thread = None
-        self._port = None
+        self._http.stop()
 
     def serve_forever(self) -> None:
         """Block until the server stops; Ctrl-C raises ``KeyboardInterrupt`` here."""
-        while self._thread is not None and self._thread.is_alive():
-            self._thread.join(0.5)
+        self._http.serve_forever()
 
     def stats(self) -> dict[str, Any]:
         """What ``GET /stats`` answers: counts per token (masked), method, second, error."""
