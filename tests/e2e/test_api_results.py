@@ -49,6 +49,7 @@ async def test_results_nest_comments_and_paginate_posts(api: Api) -> None:
     assert [c["commentId"] for c in first["comments"]] == [100, 101]
     assert first["comments"][1]["parentCommentId"] == 100
     assert first["groupId"] == 1
+    assert first["groupName"] == "One"
     assert first["url"] == "https://vk.com/wall-1_10"
     page = await api.ok("GET", f"/api/results/{task_id}", params={"limit": 1, "offset": 1})
     assert [(p["ownerId"], p["postId"]) for p in page["posts"]] == [(-1, 11)]

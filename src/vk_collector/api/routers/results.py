@@ -38,6 +38,7 @@ class PostOut(ApiModel):
     id: int
     owner_id: int
     group_id: int
+    group_name: str | None
     post_id: int
     date: datetime
     text: str
@@ -92,11 +93,14 @@ def _comment_out(comment: CommentRecord) -> CommentOut:
     )
 
 
-def _post_out(post: PostRecord, comments: list[CommentOut], total: int) -> PostOut:
+def _post_out(
+    post: PostRecord, group_name: str | None, comments: list[CommentOut], total: int
+) -> PostOut:
     return PostOut(
         id=post.id,
         owner_id=post.owner_id,
         group_id=abs(post.owner_id),
+        group_name=group_name,
         post_id=post.post_id,
         date=post.date,
         text=post.text,
@@ -136,6 +140,8 @@ async def results(
             task_id, limit=limit, offset=offset, owner_id=owner_id, post_id=post_id, search=search
         )
         total_comments = await uow.comments.count_for_task(task_id, owner_id=owner_id)
+        groups = await uow.groups.get_by_vk_ids({abs(p.owner_id) for p in page.items})
+        names = {g.vk_id: g.name for g in groups}
         posts: list[PostOut] = []
         for post in page.items:
             if comments_limit:
@@ -148,7 +154,7 @@ async def results(
                     [],
                     await uow.comments.count(owner_id=post.owner_id, post_id=post.post_id),
                 )
-            posts.append(_post_out(post, shown, total))
+            posts.append(_post_out(post, names.get(abs(post.owner_id)), shown, total))
     out = ResultsOut(
         task_id=task_id,
         posts=posts,
