@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -16,6 +16,11 @@ __all__ = ["emulator"]
 _FAULTS = "Fault injection"
 _DATA = "Dataset"
 _LIMITS = "Limits"
+
+
+def _share(help_text: str) -> Any:
+    """An option for the share (0..1) of answers that get one kind of fault."""
+    return typer.Option(min=0.0, max=1.0, help=help_text, rich_help_panel=_FAULTS)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -87,74 +92,25 @@ def emulator(
         ),
     ] = "5.194",
     fault_error_1: Annotated[
-        float,
-        typer.Option(
-            min=0.0,
-            max=1.0,
-            help="Share of requests answered with error 1 (unknown).",
-            rich_help_panel=_FAULTS,
-        ),
+        float, _share("Share of requests answered with error 1 (unknown).")
     ] = 0.0,
     fault_error_6: Annotated[
-        float,
-        typer.Option(
-            min=0.0,
-            max=1.0,
-            help="Share answered with error 6 (too many requests).",
-            rich_help_panel=_FAULTS,
-        ),
+        float, _share("Share answered with error 6 (too many requests).")
     ] = 0.0,
-    fault_error_9: Annotated[
-        float,
-        typer.Option(
-            min=0.0,
-            max=1.0,
-            help="Share answered with error 9 (flood control).",
-            rich_help_panel=_FAULTS,
-        ),
-    ] = 0.0,
+    fault_error_9: Annotated[float, _share("Share answered with error 9 (flood control).")] = 0.0,
     fault_error_10: Annotated[
-        float,
-        typer.Option(
-            min=0.0,
-            max=1.0,
-            help="Share answered with error 10 (internal error).",
-            rich_help_panel=_FAULTS,
-        ),
+        float, _share("Share answered with error 10 (internal error).")
     ] = 0.0,
     fault_error_14: Annotated[
-        float,
-        typer.Option(
-            min=0.0,
-            max=1.0,
-            help="Share answered with error 14 (captcha needed).",
-            rich_help_panel=_FAULTS,
-        ),
+        float, _share("Share answered with error 14 (captcha needed).")
     ] = 0.0,
     fault_http_5xx: Annotated[
-        float,
-        typer.Option(
-            min=0.0,
-            max=1.0,
-            help="Share answered with HTTP 500/502/503/504 and HTML.",
-            rich_help_panel=_FAULTS,
-        ),
+        float, _share("Share answered with HTTP 500/502/503/504 and HTML.")
     ] = 0.0,
     fault_non_json: Annotated[
-        float,
-        typer.Option(
-            min=0.0,
-            max=1.0,
-            help="Share answered with HTTP 200 and an HTML body.",
-            rich_help_panel=_FAULTS,
-        ),
+        float, _share("Share answered with HTTP 200 and an HTML body.")
     ] = 0.0,
-    fault_slow: Annotated[
-        float,
-        typer.Option(
-            min=0.0, max=1.0, help="Share of answers delayed by --slow-ms.", rich_help_panel=_FAULTS
-        ),
-    ] = 0.0,
+    fault_slow: Annotated[float, _share("Share of answers delayed by --slow-ms.")] = 0.0,
     slow_ms: Annotated[
         int,
         typer.Option(
