@@ -8,9 +8,11 @@ queue key prefix, so tests never see each other's jobs.
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,23 @@ pytest_plugins = ["fixtures_emulator", "fixtures_database"]
 def _logging() -> None:
     """Library code logs through structlog; send it to stderr, where pytest captures it."""
     configure("DEBUG")
+
+
+@pytest.fixture
+def log_capture() -> Iterator[Callable[[str], io.StringIO]]:
+    """``log_capture("json" | "console")`` sends every log line, structlog's and the
+    stdlib's, to a StringIO for the rest of the test; logging goes back to stderr after."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+
+    def capture(fmt: str) -> io.StringIO:
+        stream = io.StringIO()
+        configure("DEBUG", fmt, stream=stream)
+        return stream
+
+    yield capture
+    configure("DEBUG")
+    root.handlers, root.level = handlers, level
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,6 @@ import structlog
 from pydantic import SecretStr
 
 from vk_collector.errors import ErrorSeverity, VkApiError
-from vk_collector.log import configure
 from vk_collector.settings import VkSettings
 from vk_collector.vk.client import VkClient
 from vk_collector.vk.collect import (
@@ -415,26 +414,9 @@ async def test_some_faults_are_survived(
 # -- secrets ---------------------------------------------------------------------------
 
 
-class _NamedPrintLogger(structlog.PrintLogger):
-    name = "vk_collector"
-
-
 @pytest.fixture
-def log_stream() -> Iterator[io.StringIO]:
-    """``vk_collector.log.configure`` into a StringIO; restores logging afterwards.
-
-    ``configure`` pairs ``PrintLoggerFactory`` with ``stdlib.add_logger_name``, which needs
-    a ``.name`` that ``PrintLogger`` lacks (reported); a named PrintLogger stands in.
-    """
-    stream = io.StringIO()
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    configure("DEBUG", "console", stream=stream)
-    structlog.configure(logger_factory=lambda *_: _NamedPrintLogger(stream))
-    yield stream
-    structlog.reset_defaults()
-    root.handlers = handlers
-    root.setLevel(level)
+def log_stream(log_capture: Callable[[str], io.StringIO]) -> io.StringIO:
+    return log_capture("console")
 
 
 async def test_tokens_stay_out_of_logs_and_errors(

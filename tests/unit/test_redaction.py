@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 
 import structlog
 
-from vk_collector.log import configure
 from vk_collector.redaction import MASK, redact, redact_value, register_secret
 
 
@@ -31,18 +31,16 @@ def test_nested_values_and_token_keys() -> None:
     assert out["list"] == [f"access_token={MASK}"]
 
 
-def test_log_lines_never_carry_a_registered_token() -> None:
+def test_log_lines_never_carry_a_registered_token(
+    log_capture: Callable[[str], io.StringIO],
+) -> None:
     register_secret("vk1.a.known-token-for-the-test")
-    stream = io.StringIO()
-    configure("INFO", "json", stream=stream)
+    stream = log_capture("json")
+    structlog.get_logger("t").info("vk.call", detail="token vk1.a.known-token-for-the-test")
     try:
-        structlog.get_logger("t").info("vk.call", detail="token vk1.a.known-token-for-the-test")
-        try:
-            raise RuntimeError("boom vk1.a.known-token-for-the-test")
-        except RuntimeError:
-            structlog.get_logger("t").exception("vk.failed")
-    finally:
-        configure("DEBUG")
+        raise RuntimeError("boom vk1.a.known-token-for-the-test")
+    except RuntimeError:
+        structlog.get_logger("t").exception("vk.failed")
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert [line["event"] for line in lines] == ["vk.call", "vk.failed"]
     assert "known-token" not in stream.getvalue()

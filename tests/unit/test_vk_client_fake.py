@@ -23,7 +23,6 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from vk_collector.errors import ErrorCode, ErrorSeverity, VkApiError
-from vk_collector.log import configure
 from vk_collector.settings import VkSettings
 from vk_collector.vk.client import VkClient
 from vk_collector.vk.errors import (
@@ -291,26 +290,9 @@ async def test_per_call_token_override(make_client: Callable[..., VkClient]) -> 
         assert fake_of(client).requests[-1][1]["access_token"] == job_token
 
 
-class _NamedPrintLogger(structlog.PrintLogger):
-    name = "vk_collector"
-
-
 @pytest.fixture
-def log_stream() -> Iterator[io.StringIO]:
-    """``vk_collector.log.configure`` into a StringIO; restores logging afterwards.
-
-    ``configure`` pairs ``PrintLoggerFactory`` with ``stdlib.add_logger_name``, which needs
-    a ``.name`` that ``PrintLogger`` lacks (reported); a named PrintLogger stands in.
-    """
-    stream = io.StringIO()
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    configure("DEBUG", "json", stream=stream)
-    structlog.configure(logger_factory=lambda *_: _NamedPrintLogger(stream))
-    yield stream
-    structlog.reset_defaults()
-    root.handlers = handlers
-    root.setLevel(level)
+def log_stream(log_capture: Callable[[str], io.StringIO]) -> io.StringIO:
+    return log_capture("json")
 
 
 async def test_token_never_leaks_into_errors_or_logs(
