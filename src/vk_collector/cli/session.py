@@ -20,6 +20,7 @@ from vk_collector.bootstrap import Runtime
 from vk_collector.cli.common import err_console
 from vk_collector.errors import ErrorCode, ValidationError
 from vk_collector.queue.config import QueueName
+from vk_collector.queue.service import QueueService
 from vk_collector.settings import Settings
 from vk_collector.storage import Database, TaskRecord, migrate
 
@@ -29,8 +30,13 @@ _POLL_S = 0.25
 
 
 async def _workers_elsewhere(settings: Settings, redis_url: str, queue: QueueName) -> bool:
-    async with open_runtime(settings, redis_url, workers=False) as probe:
-        stats = await probe.queue.get_queue_stats(queue.value)
+    """Whether worker processes of ``queue`` run (their heartbeats are in Redis)."""
+    probe = QueueService(settings, redis_url)
+    await probe.initialize(start_workers=False, listen_events=False)
+    try:
+        stats = await probe.get_queue_stats(queue.value)
+    finally:
+        await probe.cleanup()
     return bool(stats["workerDetails"])
 
 

@@ -61,6 +61,7 @@ class GroupsParseWorker(TaskWorker[ProcessGroupsJobData]):
 
         errors: list[IdentifierError] = []
         refs: dict[str, GroupRef] = {}
+        keys: set[str] = set()
         duplicate = 0
         for text in raw:
             try:
@@ -68,9 +69,10 @@ class GroupsParseWorker(TaskWorker[ProcessGroupsJobData]):
             except ValidationError as exc:
                 errors.append(IdentifierError(identifier=text, error=exc.message))
                 continue
-            if ref.key in {r.key for r in refs.values()}:
+            if ref.key in keys:
                 duplicate += 1
                 continue
+            keys.add(ref.key)
             refs[text] = ref
 
         found: dict[int, Group] = {}
