@@ -358,11 +358,3 @@ class QueueWorker(ABC):
 
     def _on_stalled(self, job_id: str, *args: Any) -> None:
         log.warning("worker.job_stalled", queue=self.queue_name, job_id=job_id)
-
-
-def heartbeat_from_json(raw: str | bytes) -> dict[str, Any] | None:
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
