@@ -6,9 +6,9 @@ every queue event as a structured line, and starts the registered workers.
 QueueEvents consumers, then the queues and the service's own Redis client, and leaves
 no connection or task behind.
 
-bullmq's ``QueueEvents`` stops consuming for good after a Redis error; each one here
-runs under a small supervisor task that restarts it with backoff, so events (and the
-live progress fed by them) come back when Redis does.
+Each queue's events are read by a :class:`~vk_collector.queue.event_stream.QueueEventStream`,
+which restarts after Redis errors, resumes after the last entry it delivered, and
+closes at once.
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
-from bullmq import Queue, QueueEvents
+from bullmq import Queue
 
 from vk_collector.errors import ErrorCode, QueueError
 from vk_collector.queue.config import QueueConfig, bullmq_connection
+from vk_collector.queue.event_stream import QueueEventStream
 from vk_collector.redaction import redact_value
 from vk_collector.settings import Settings
 from vk_collector.workers.base import BaseWorker
@@ -33,7 +34,6 @@ __all__ = ["QueueInitHandler", "QueueResources"]
 log = structlog.get_logger(__name__)
 
 _LOGGED_EVENTS = ("waiting", "active", "completed", "failed", "progress", "removed", "stalled")
-_RESTART_MAX_DELAY_S = 5.0
 _CLOSE_TIMEOUT_S = 10.0
 
 
@@ -42,7 +42,7 @@ class QueueResources:
     """Everything the other handlers work with; owned by :class:`QueueInitHandler`."""
 
     queues: dict[str, Queue] = field(default_factory=dict)
-    queue_events: dict[str, QueueEvents] = field(default_factory=dict)
+    queue_events: dict[str, QueueEventStream] = field(default_factory=dict)
     workers: dict[str, BaseWorker] = field(default_factory=dict)
     configs: dict[str, QueueConfig] = field(default_factory=dict)
     redis: aioredis.Redis | None = None
@@ -61,7 +61,6 @@ class QueueInitHandler:
         self._configs = list(configs)
         self._pending_workers = list(workers)
         self._resources = QueueResources()
-        self._supervisors: list[asyncio.Task[None]] = []
         self._initialized = False
         self._lock = asyncio.Lock()
 
@@ -130,14 +129,10 @@ class QueueInitHandler:
             )
             if not listen_events:
                 continue
-            events = QueueEvents(
-                name, {"connection": connection, "prefix": prefix, "autorun": False}
-            )
+            events = QueueEventStream(name, {"connection": connection, "prefix": prefix})
             self._setup_event_logging(name, events)
             resources.queue_events[name] = events
-            self._supervisors.append(
-                asyncio.create_task(self._supervise(name, events), name=f"queue-events:{name}")
-            )
+            await events.start(resources.redis)
             log.info(
                 "queue.created",
                 queue=name,
@@ -157,22 +152,7 @@ class QueueInitHandler:
                 ) from exc
             self._resources.workers[worker.worker_id] = worker
 
-    async def _supervise(self, name: str, events: QueueEvents) -> None:
-        delay = 0.1
-        while not events.closing:
-            try:
-                await events.run()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                events.emit("error", exc)
-            if events.closing:
-                return
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, _RESTART_MAX_DELAY_S)
-            log.info("queue.events_restarting", queue=name)
-
-    def _setup_event_logging(self, name: str, events: QueueEvents) -> None:
+    def _setup_event_logging(self, name: str, events: QueueEventStream) -> None:
         for event in _LOGGED_EVENTS:
             events.on(event, self._logger_for(name, event))
         events.on(
@@ -217,20 +197,16 @@ class QueueInitHandler:
             except Exception as exc:
                 log.warning("queue.worker_stop_failed", worker_id=worker.worker_id, error=str(exc))
                 errors.append(exc)
-        closing: list[tuple[str, Awaitable[Any]]] = [
-            (f"events:{name}", events.close()) for name, events in resources.queue_events.items()
-        ]
-        for step, awaitable in closing:
-            await self._bounded(step, awaitable, errors)
-        for task in self._supervisors:
-            task.cancel()
-        if self._supervisors:
-            await asyncio.wait(self._supervisors, timeout=_CLOSE_TIMEOUT_S)
+        for name, events in resources.queue_events.items():
+            try:
+                await events.stop(_CLOSE_TIMEOUT_S)
+            except Exception as exc:
+                log.warning("queue.close_failed", step=f"events:{name}", error=str(exc))
+                errors.append(exc)
         for name, queue in resources.queues.items():
             await self._bounded(f"queue:{name}", queue.close(), errors)
         if resources.redis is not None:
             await self._bounded("redis", resources.redis.aclose(), errors)
-        self._supervisors.clear()
         self._resources = QueueResources()
         return errors
 

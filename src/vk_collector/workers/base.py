@@ -33,6 +33,7 @@ import redis.asyncio as aioredis
 import structlog
 from bullmq import Job, UnrecoverableError, Worker
 
+from vk_collector.cancellation import cancel_until_done
 from vk_collector.errors import ErrorSeverity, VkCollectorError
 from vk_collector.queue.config import QueueConfig, QueueName, bullmq_connection
 from vk_collector.redaction import redact
@@ -47,6 +48,8 @@ __all__ = [
 ]
 
 log = structlog.get_logger(__name__)
+
+_RUN_TASK_STOP_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -192,7 +195,7 @@ class QueueWorker(ABC):
         except TimeoutError:
             await self._hand_back(worker)
         await worker.close(force=bool(worker.jobs))
-        await self._stop_run_task()
+        await self._stop_run_task(worker)
         for client in (worker.client, worker.bclient):
             # bullmq's close can leave a client open when Redis went away meanwhile
             with contextlib.suppress(Exception):
@@ -259,16 +262,25 @@ class QueueWorker(ABC):
     async def _drain(self, worker: Worker) -> None:
         await worker.pause(do_not_wait_active=False)
 
-    async def _stop_run_task(self) -> None:
-        # close() ends the run loop; a run task that had not got that far is cancelled.
-        # Its outcome is read here so a cancelled job task does not surface as an error.
+    async def _stop_run_task(self, worker: Worker) -> None:
+        # After close() no job runs, and the run loop only has to notice: close()
+        # cancelled its blocking wait for a job, a cancellation that can be lost
+        # (vk_collector.cancellation), and a loop still starting up sits in redis-py's
+        # reconnect backoff on the connection close() shut.  So cancel the wait, or
+        # else the loop itself, until it ends.  The outcome is read here so a
+        # cancelled job task does not surface as an error.
         task, self._run_task = self._run_task, None
         if task is None:
             return
-        _, pending = await asyncio.wait({task}, timeout=3.0)
+
+        def target() -> asyncio.Future[Any]:
+            waiting: asyncio.Future[Any] | None = worker.waiting
+            return waiting if waiting is not None and not waiting.done() else task
+
+        pending = await cancel_until_done({task}, target, _RUN_TASK_STOP_S)
         if pending:
             task.cancel()
-            await asyncio.wait({task}, timeout=2.0)
+            await asyncio.wait({task}, timeout=_RUN_TASK_STOP_S)
             log.warning("worker.run_task_cancelled", worker_id=self._id)
         elif not task.cancelled() and task.exception() is not None:
             log.debug("worker.run_task_ended", worker_id=self._id, error=str(task.exception()))
