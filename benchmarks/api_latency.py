@@ -9,7 +9,9 @@ It uploads communities 1-30, then measures ``GET /api/tasks/{id}`` and
 ``GET /api/health/detailed`` from ``--clients`` concurrent httpx clients (each its own
 connection), at most ``--requests`` requests or ``--seconds`` seconds per endpoint:
 first idle, then while a collection of every community runs.  It prints p50/p99 per
-endpoint and phase and the ratios loaded/idle.
+endpoint and phase and the ratios loaded/idle.  A phase that counted no answered
+request, or any error, fails the run (exit 1, ``NotMeasuredError``);
+``tests/benchmarks/`` runs it with tiny sizes.
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ def _serve_api(redis_url: str, vk_url: str, rps: float, data_dir: str, conn: Con
         redis=RedisSettings(url=redis_url),
         database=DatabaseSettings(url=f"sqlite+aiosqlite:///{Path(data_dir) / 'bench.db'}"),
         vk=VkSettings(api_url=vk_url, tokens=[TOKEN], rps_user=rps),
-        queues=QueuesSettings(prefix="bench-api"),
+        queues=QueuesSettings(prefix="bench-api", shutdown_timeout_s=1),
     )
     settings.queues.vk_collect.delay_ms = 0
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -100,6 +102,10 @@ def _serve_api(redis_url: str, vk_url: str, rps: float, data_dir: str, conn: Con
 
 
 # --- measurement --------------------------------------------------------------------
+
+
+class NotMeasuredError(RuntimeError):
+    """A phase did not do the work it reports."""
 
 
 @dataclass
@@ -227,14 +233,17 @@ def report(results: dict[str, dict[str, Sample]], state: str, args: argparse.Nam
         print(f"{name:<26}{p50:>16.2f}{p99:>16.2f}")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--requests", type=int, default=3000, help="per endpoint and phase")
-    parser.add_argument("--seconds", type=float, default=20.0, help="per endpoint and phase")
-    parser.add_argument("--rps", type=float, default=20.0, help="VK requests/s of the token")
-    args = parser.parse_args()
-    configure("WARNING")
+def check(results: dict[str, dict[str, Sample]]) -> None:
+    for name, phases in results.items():
+        for phase, sample in phases.items():
+            if not sample.latencies_ms or sample.errors:
+                raise NotMeasuredError(
+                    f"{name} ({phase}): {len(sample.latencies_ms)} answered, {sample.errors} errors"
+                )
+
+
+def run_benchmark(args: argparse.Namespace) -> tuple[dict[str, dict[str, Sample]], str]:
+    """Start Valkey, the emulator and the API, measure, stop them; checked figures."""
 
     context = multiprocessing.get_context("spawn")
     emulator_end, emulator_child = context.Pipe()
@@ -250,8 +259,7 @@ def main() -> int:
         api_process = None
         try:
             if not emulator_end.poll(120):
-                print("the emulator did not start", file=sys.stderr)
-                return 1
+                raise NotMeasuredError("the emulator did not start within 120 s")
             vk_url = emulator_end.recv()
             api_process = context.Process(
                 target=_serve_api,
@@ -260,8 +268,7 @@ def main() -> int:
             )
             api_process.start()
             if not api_end.poll(120):
-                print("the API did not start", file=sys.stderr)
-                return 1
+                raise NotMeasuredError("the API did not start within 120 s")
             results, state = asyncio.run(run(api_end.recv(), args))
         finally:
             if api_process is not None:
@@ -269,6 +276,27 @@ def main() -> int:
                 api_process.join(40)
             emulator_end.send("stop")
             emulator.join(15)
+    check(results)
+    return results, state
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=3000, help="per endpoint and phase")
+    parser.add_argument("--seconds", type=float, default=20.0, help="per endpoint and phase")
+    parser.add_argument("--rps", type=float, default=20.0, help="VK requests/s of the token")
+    return parser
+
+
+def main() -> int:
+    args = parser().parse_args()
+    configure("WARNING")
+    try:
+        results, state = run_benchmark(args)
+    except NotMeasuredError as exc:
+        print(f"benchmark invalid: {exc}", file=sys.stderr)
+        return 1
     report(results, state, args)
     return 0
 

@@ -26,6 +26,10 @@ Compared in the same run with:
   for ``--baseline-seconds``.
 
 Targets: 0.7 of the limit and 20x the baseline.
+
+The run fails (exit 1, ``NotMeasuredError``) when it did not measure what it says: the
+pipeline stored other posts or comments than the emulator serves for those walls, or
+either run counted no request.  ``tests/benchmarks/`` runs it with tiny sizes.
 """
 
 from __future__ import annotations
@@ -59,10 +63,8 @@ from vk_collector.settings import (
 )
 from vk_collector.storage import Database, PostData, TaskRecord, migrate
 from vk_collector.vk.client import VkClient
-from vk_collector.vk.emulator.app import app_for
 from vk_collector.vk.emulator.config import EmulatorConfig
 from vk_collector.vk.emulator.dataset import Dataset
-from vk_collector.vk.emulator.engine import Engine
 from vk_collector.vk.emulator.server import EmulatorServer
 from vk_collector.vk.errors import VkObjectError
 from vk_collector.vk.models import CommentsPage, WallPage
@@ -86,13 +88,13 @@ class HeavyDataset(Dataset):
         return tuple(sizes)
 
 
+class NotMeasuredError(RuntimeError):
+    """The run did not do the work it reports."""
+
+
 def start_emulator(config: EmulatorConfig, *, heavy: bool) -> EmulatorServer:
-    server = EmulatorServer(config)
-    if heavy:  # swap the data before the server starts answering
-        server.dataset = HeavyDataset.from_config(config)
-        server.engine = Engine(config, server.dataset)
-        server.app = app_for(server.engine)
-    return server.start()
+    dataset = HeavyDataset.from_config(config) if heavy else None
+    return EmulatorServer(config, dataset=dataset).start()
 
 
 def recent_posts(dataset: Dataset, group_id: int, limit: int) -> list[Any]:
@@ -248,58 +250,84 @@ def open_groups(dataset: Dataset, wanted: int, *, skip: int = 0) -> list[int]:
     return [int(i) for i in ids[skip : skip + wanted]]
 
 
-async def main_async(args: argparse.Namespace) -> int:
-    configure("WARNING")
+@dataclass
+class Report:
+    pipeline: Figures
+    original: Figures
+    expected_posts: int
+    expected_comments: int
+    warm_s: float
+
+    def check(self) -> None:
+        """Raise :class:`NotMeasuredError` unless the runs did the work they report."""
+        p = self.pipeline
+        if (p.posts, p.comments) != (self.expected_posts, self.expected_comments):
+            raise NotMeasuredError(
+                f"the pipeline stored {p.posts} posts and {p.comments} comments; the emulator "
+                f"serves {self.expected_posts} and {self.expected_comments} for those walls"
+            )
+        for run in (p, self.original):
+            if run.requests == 0 or run.comments == 0:
+                raise NotMeasuredError(
+                    f"{run.name}: {run.requests} requests and {run.comments} comments counted"
+                )
+
+
+async def measure(groups: int, limit: int, baseline_seconds: float, *, heavy: bool) -> Report:
     config = EmulatorConfig(
         seed=SEED,
-        groups=max(200, 3 * args.groups),
+        groups=max(200, 3 * groups),
         rps=RPS,
         max_comments_per_post=3000,
-        posts_per_group=(max(25, args.limit + 5), max(70, args.limit + 10)),
+        posts_per_group=(max(25, limit + 5), max(70, limit + 10)),
         anchor_time=ANCHOR,
     )
-    server = start_emulator(config, heavy=not args.natural)
+    server = start_emulator(config, heavy=heavy)
     try:
         dataset = server.dataset
-        groups = open_groups(dataset, args.groups)
-        baseline_groups = open_groups(dataset, 3, skip=args.groups)
-        warm = [p for g in groups for p in recent_posts(dataset, g, args.limit)]
-        warm += [p for g in baseline_groups for p in recent_posts(dataset, g, 10)]
+        chosen = open_groups(dataset, groups)
+        baseline_groups = open_groups(dataset, 3, skip=groups)
+        recent = [p for g in chosen for p in recent_posts(dataset, g, limit)]
+        warm = recent + [p for g in baseline_groups for p in recent_posts(dataset, g, 10)]
         t0 = time.monotonic()
         for post in warm:
             dataset.comment_tree(post.owner_id, post.id)
         warm_s = time.monotonic() - t0
-        top_level = sum(
-            len(p.thread_sizes) for g in groups for p in recent_posts(dataset, g, args.limit)
-        )
         with (
             tempfile.TemporaryDirectory() as tmp,
             EmbeddedValkey(Path(tmp) / "valkey", persistence=False, publish=False) as valkey,
         ):
             data_dir = Path(tmp)
             pipeline = await run_pipeline(
-                settings_for(data_dir, valkey.url, server.url, "pipeline"),
-                server,
-                groups,
-                args.limit,
+                settings_for(data_dir, valkey.url, server.url, "pipeline"), server, chosen, limit
             )
             original = await run_original(
                 settings_for(data_dir, valkey.url, server.url, "original"),
                 server,
                 baseline_groups,
-                args.baseline_seconds,
+                baseline_seconds,
             )
     finally:
         server.stop()
+    report = Report(
+        pipeline,
+        original,
+        expected_posts=len(recent),
+        expected_comments=sum(len(p.thread_sizes) for p in recent),
+        warm_s=warm_s,
+    )
+    report.check()
+    return report
 
-    if pipeline.comments != top_level:
-        print(f"WARNING: stored {pipeline.comments} comments, expected {top_level}")
+
+def print_report(report: Report, args: argparse.Namespace) -> int:
+    pipeline, original = report.pipeline, report.original
     walls = "ordinary" if args.natural else "heavy (1,001-3,000 top-level comments per post)"
     print(
         f"Collection end to end: {args.groups} communities x {args.limit} recent posts, "
         f"top-level comments, {walls} walls; 1 user token at {RPS:g} req/s; "
         f"Python {platform.python_version()}, {multiprocessing.cpu_count()} CPUs; "
-        f"comment trees pre-built in {warm_s:.1f} s"
+        f"comment trees pre-built in {report.warm_s:.1f} s"
     )
     print(f"limit: {LIMIT_COMMENTS:,.0f} comments/s")
     print(
@@ -329,7 +357,16 @@ def main() -> int:
     parser.add_argument(
         "--natural", action="store_true", help="the emulator's ordinary walls, not heavy ones"
     )
-    return asyncio.run(main_async(parser.parse_args()))
+    args = parser.parse_args()
+    configure("WARNING")
+    try:
+        report = asyncio.run(
+            measure(args.groups, args.limit, args.baseline_seconds, heavy=not args.natural)
+        )
+    except NotMeasuredError as exc:
+        print(f"benchmark invalid: {exc}", file=sys.stderr)
+        return 1
+    return print_report(report, args)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ Starts a private Valkey, then measures jobs/s for single adds, bulk adds, and
 processing no-op jobs at concurrency 1 and 50, once through vk-collector's
 QueueService/QueueWorker and once through raw bullmq Queue/Worker, alternating the
 two to spread machine noise, and prints each figure with the ratio
-service / raw (target: 0.9 or more).
+service / raw (target: 0.9 or more).  A measurement whose queue does not hold the jobs
+it added, or whose worker did not process every job exactly once, fails the run (exit
+1, ``NotMeasuredError``); ``tests/benchmarks/`` runs it with tiny sizes.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from bullmq import Job, Queue, QueueEvents, Worker
 
+from vk_collector.cancellation import cancel_until_done
 from vk_collector.embedded import EmbeddedValkey
 from vk_collector.log import configure
 from vk_collector.queue.config import QueueName, queue_configs
@@ -33,6 +37,17 @@ from vk_collector.workers.base import QueueWorker
 
 QUEUE = QueueName.PROCESS_GROUPS.value
 DATA = {"metadata": {"groupIdentifiers": ["apiclub"], "source": "manual"}}
+
+
+class NotMeasuredError(RuntimeError):
+    """A measurement did not do the work it reports."""
+
+
+async def _require_jobs(queue: Queue, expected: int, what: str) -> None:
+    counts = await queue.getJobCounts("waiting", "paused", "active", "delayed", "prioritized")
+    held = sum(int(v) for v in counts.values())
+    if held != expected:
+        raise NotMeasuredError(f"{what}: the queue holds {held} jobs, expected {expected}")
 
 
 def settings_for(url: str, concurrency: int) -> Settings:
@@ -55,12 +70,6 @@ class NoopWorker(QueueWorker):
         return {}
 
 
-async def _obliterate(url: str, prefix: str) -> None:
-    queue = Queue(QUEUE, {"connection": url, "prefix": prefix})
-    await queue.obliterate(force=True)
-    await queue.close()
-
-
 async def service_adds(url: str, n: int, bulk: bool, events: bool) -> float:
     settings = settings_for(url, 1)
     service = QueueService(settings, url)
@@ -70,12 +79,19 @@ async def service_adds(url: str, n: int, bulk: bool, events: bool) -> float:
         started = time.perf_counter()
         if bulk:
             for chunk in range(0, n, 500):
-                await service.add_jobs(QUEUE, [(DATA, i + 1) for i in range(chunk, chunk + 500)])
+                await service.add_jobs(
+                    QUEUE, [(DATA, i + 1) for i in range(chunk, min(n, chunk + 500))]
+                )
         else:
             for i in range(n):
                 await service.add_process_groups_job(DATA, i + 1)
         elapsed = time.perf_counter() - started
-        await _obliterate(url, settings.queues.prefix)
+        queue = Queue(QUEUE, {"connection": url, "prefix": settings.queues.prefix})
+        try:
+            await _require_jobs(queue, n, "service adds")
+            await queue.obliterate(force=True)
+        finally:
+            await queue.close()
     finally:
         await service.cleanup()
     return n / elapsed
@@ -87,9 +103,11 @@ async def raw_adds(url: str, n: int, bulk: bool, events: bool) -> float:
     opts = {"connection": url, "prefix": settings.queues.prefix}
     queue = Queue(QUEUE, opts)
     # the same observer the service runs: a QueueEvents consumer with a listener
-    listener = QueueEvents(QUEUE, opts) if events else None
+    listener = QueueEvents(QUEUE, {**opts, "autorun": False}) if events else None
+    consumer = None
     if listener is not None:
         listener.on("waiting", lambda *_: None)
+        consumer = asyncio.ensure_future(listener.run())
     await queue.pause()
     started = time.perf_counter()
     if bulk:
@@ -101,7 +119,7 @@ async def raw_adds(url: str, n: int, bulk: bool, events: bool) -> float:
                         "data": {**DATA, "taskId": i + 1},
                         "opts": {**config.job_options(), "jobId": f"{QUEUE}-{i + 1}"},
                     }
-                    for i in range(chunk, chunk + 500)
+                    for i in range(chunk, min(n, chunk + 500))
                 ]
             )
     else:
@@ -112,9 +130,12 @@ async def raw_adds(url: str, n: int, bulk: bool, events: bool) -> float:
                 {**config.job_options(), "jobId": f"{QUEUE}-{i + 1}"},
             )
     elapsed = time.perf_counter() - started
+    await _require_jobs(queue, n, "raw adds")
     await queue.obliterate(force=True)
-    if listener is not None:
-        await listener.close()
+    if listener is not None and consumer is not None:
+        # bullmq's close() cancels the consumer once, which Python 3.11 can lose
+        closing = asyncio.ensure_future(listener.close())
+        await cancel_until_done({closing, consumer}, lambda: consumer, 10.0)
     await queue.close()
     return n / elapsed
 
@@ -146,7 +167,19 @@ async def service_processing(url: str, n: int, concurrency: int) -> float:
     await worker.done.wait()
     elapsed = time.perf_counter() - started
     await worker.stop()
+    await _require_processed(url, settings.queues.prefix, worker.count, n, "service")
     return n / elapsed
+
+
+async def _require_processed(url: str, prefix: str, processed: int, n: int, what: str) -> None:
+    queue = Queue(QUEUE, {"connection": url, "prefix": prefix})
+    try:
+        if processed != n:
+            raise NotMeasuredError(f"{what} processing: {processed} jobs run, expected {n}")
+        await _require_jobs(queue, 0, f"{what} processing")
+        await queue.obliterate(force=True)
+    finally:
+        await queue.close()
 
 
 async def raw_processing(url: str, n: int, concurrency: int) -> float:
@@ -167,13 +200,21 @@ async def raw_processing(url: str, n: int, concurrency: int) -> float:
     await done.wait()
     elapsed = time.perf_counter() - started
     await worker.close()
+    await _require_processed(url, prefix, count, n, "raw")
     return n / elapsed
 
 
 Measure = Callable[[str, int], Awaitable[float]]
 
 
-async def compare(url: str, label: str, ours: Measure, raw: Measure, n: int, rounds: int) -> None:
+@dataclass(frozen=True)
+class Row:
+    label: str
+    service: float
+    raw: float
+
+
+async def compare(url: str, label: str, ours: Measure, raw: Measure, n: int, rounds: int) -> Row:
     ours_rates, raw_rates = [], []
     for round_ in range(rounds):  # alternate who goes first, so neither gets a warmer Redis
         if round_ % 2:
@@ -182,16 +223,16 @@ async def compare(url: str, label: str, ours: Measure, raw: Measure, n: int, rou
         else:
             raw_rates.append(await raw(url, n))
             ours_rates.append(await ours(url, n))
-    o, r = statistics.median(ours_rates), statistics.median(raw_rates)
-    print(f"{label:<28} {o:>10,.0f} {r:>10,.0f} {o / r:>8.2f}")
+    return Row(label, statistics.median(ours_rates), statistics.median(raw_rates))
 
 
-async def main(jobs: int, rounds: int) -> None:
-    configure("WARNING")
-    with EmbeddedValkey(Path(tempfile.mkdtemp()), persistence=False, publish=False) as server:
+async def measure(jobs: int, rounds: int) -> list[Row]:
+    rows: list[Row] = []
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        EmbeddedValkey(Path(tmp), persistence=False, publish=False) as server,
+    ):
         url = server.url
-        print(f"jobs per measurement: {jobs}, rounds: {rounds} (median)")
-        print(f"{'figure (jobs/s)':<28} {'service':>10} {'raw':>10} {'ratio':>8}")
         for events in (False, True):
             mode = "listening" if events else "producer"
 
@@ -205,10 +246,10 @@ async def main(jobs: int, rounds: int) -> None:
                     lambda u, n: raw_adds(u, n, True, e)
                 )
 
-            await compare(url, f"single add ({mode})", *single(events), jobs, rounds)
-            await compare(url, f"bulk add ({mode})", *bulk(events), jobs * 5, rounds)
+            rows.append(await compare(url, f"single add ({mode})", *single(events), jobs, rounds))
+            rows.append(await compare(url, f"bulk add ({mode})", *bulk(events), jobs * 5, rounds))
         for concurrency in (1, 50):
-            await compare(
+            row = await compare(
                 url,
                 f"process no-op, conc. {concurrency}",
                 lambda u, n, c=concurrency: service_processing(u, n, c),  # type: ignore[misc]
@@ -216,12 +257,29 @@ async def main(jobs: int, rounds: int) -> None:
                 jobs,
                 rounds,
             )
+            rows.append(row)
+    return rows
 
 
-if __name__ == "__main__":
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    asyncio.run(main(args.jobs, args.rounds))
-    sys.exit(0)
+    configure("WARNING")
+    try:
+        rows = asyncio.run(measure(args.jobs, args.rounds))
+    except NotMeasuredError as exc:
+        print(f"benchmark invalid: {exc}", file=sys.stderr)
+        return 1
+    print(f"jobs per measurement: {args.jobs}, rounds: {args.rounds} (median)")
+    print(f"{'figure (jobs/s)':<28} {'service':>10} {'raw':>10} {'ratio':>8}")
+    for row in rows:
+        print(
+            f"{row.label:<28} {row.service:>10,.0f} {row.raw:>10,.0f} {row.service / row.raw:>8.2f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -13,7 +13,9 @@ sized from the limit; time is measured from the first request to the last answer
   each, so this line is better read in pages/s against 75 pages/s.
 
 Comments/s are printed against the theoretical limit 3 req/s x 25 calls x 100 comments
-= 7,500 comments/s.
+= 7,500 comments/s.  A mode that fetched other comments than the emulator serves for
+its posts, or counted no request, fails the run (exit 1, ``NotMeasuredError``);
+``tests/benchmarks/`` runs it with tiny sizes.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import redis.asyncio as aioredis
 from pydantic import SecretStr
 
 from vk_collector.embedded import EmbeddedValkey
+from vk_collector.log import configure
 from vk_collector.settings import VkSettings
 from vk_collector.vk.client import VkClient
 from vk_collector.vk.collect import iter_posts_comments
@@ -58,10 +61,15 @@ def _serve(options: dict[str, Any], posts: list[tuple[int, int]], conn: Connecti
         conn.recv()  # any message (or the parent closing the pipe) stops the server
 
 
+class NotMeasuredError(RuntimeError):
+    """A mode did not do the work it reports."""
+
+
 @dataclass
 class Result:
     name: str
     posts: int
+    expected: int
     comments: int
     pages: int
     requests: int
@@ -86,11 +94,13 @@ async def _run(
     name: str,
     url: str,
     redis: aioredis.Redis,
-    posts: list[tuple[int, int]],
+    chosen: list[Post],
     *,
     use_execute: bool,
     include_replies: bool,
 ) -> Result:
+    posts = [(post.owner_id, post.id) for post in chosen]
+    expected = sum(p.comments_count if include_replies else len(p.thread_sizes) for p in chosen)
     base = url.removesuffix("method/")
     settings = VkSettings(
         api_url=url, tokens=[SecretStr(TOKEN)], rps_user=RPS, use_execute=use_execute
@@ -111,7 +121,12 @@ async def _run(
     )
     requests = after["total_requests"] - before["total_requests"]
     errors_6 = int(after["errors"].get("6", 0)) - int(before["errors"].get("6", 0))
-    return Result(name, len(posts), comments, pages, requests, errors_6, elapsed)
+    if comments != expected or requests == 0:
+        raise NotMeasuredError(
+            f"{name}: fetched {comments} comments in {requests} requests; "
+            f"the emulator serves {expected} for those posts"
+        )
+    return Result(name, len(posts), expected, comments, pages, requests, errors_6, elapsed)
 
 
 def _big_posts(dataset: Dataset, minimum: int) -> list[Post]:
@@ -123,19 +138,20 @@ def _big_posts(dataset: Dataset, minimum: int) -> list[Post]:
     ]
 
 
-def _enough(posts: list[Post], comments: float, *, replies: bool) -> list[tuple[int, int]]:
+def _enough(posts: list[Post], comments: float, *, replies: bool) -> list[Post]:
     """The first posts that hold at least ``comments`` comments between them."""
-    chosen: list[tuple[int, int]] = []
+    chosen: list[Post] = []
     total = 0
     for post in posts:
         if total >= comments:
             break
-        chosen.append((post.owner_id, post.id))
+        chosen.append(post)
         total += post.comments_count if replies else len(post.thread_sizes)
     return chosen
 
 
-async def _main(seconds: float, groups: int) -> int:
+async def measure(seconds: float, groups: int) -> list[Result]:
+    """Run the three modes, each on posts that hold about ``seconds`` of work."""
     # EmulatorConfig holds a mappingproxy and does not pickle: the child builds its own.
     options: dict[str, Any] = {
         "seed": 7,
@@ -154,8 +170,7 @@ async def _main(seconds: float, groups: int) -> int:
         EmbeddedValkey(Path(data_dir), persistence=False, publish=False) as valkey,
     ):
         if not parent.poll(120):
-            print("the emulator did not start", file=sys.stderr)
-            return 1
+            raise NotMeasuredError("the emulator did not start within 120 s")
         url = parent.recv()
         redis = aioredis.Redis.from_url(valkey.url)
         try:
@@ -189,6 +204,10 @@ async def _main(seconds: float, groups: int) -> int:
             await redis.aclose()
             parent.send("stop")
             emulator.join(15)
+    return results
+
+
+def print_results(results: list[Result], seconds: float) -> None:
     print(
         f"VK fetch throughput: 1 user token at {RPS:g} req/s; whole posts with >= 1000 "
         f"top-level comments, about {seconds:g} s of work per mode; "
@@ -205,7 +224,6 @@ async def _main(seconds: float, groups: int) -> int:
         )
     execute, single = results[0], results[1]
     print(f"execute / single: {execute.per_second / single.per_second:.1f}x")
-    return 0
 
 
 def main() -> int:
@@ -213,7 +231,14 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="duration of each mode")
     parser.add_argument("--groups", type=int, default=300, help="communities in the dataset")
     args = parser.parse_args()
-    return asyncio.run(_main(args.seconds, args.groups))
+    configure("WARNING")
+    try:
+        results = asyncio.run(measure(args.seconds, args.groups))
+    except NotMeasuredError as exc:
+        print(f"benchmark invalid: {exc}", file=sys.stderr)
+        return 1
+    print_results(results, args.seconds)
+    return 0
 
 
 if __name__ == "__main__":

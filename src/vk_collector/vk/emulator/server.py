@@ -36,6 +36,8 @@ class EmulatorServer:
     ``url`` is the API base (``http://127.0.0.1:<port>/method/``), ``base_url`` the
     server root (``http://127.0.0.1:<port>/``).  ``dataset`` is the very object the server
     answers from, for comparing results; ``stats()`` and the resets work without HTTP.
+    A ``dataset`` given to the constructor (built from the same config, or a subclass
+    that plans other walls) is served instead of ``Dataset.from_config(config)``.
     """
 
     def __init__(
@@ -46,10 +48,11 @@ class EmulatorServer:
         *,
         log_level: str | None = None,
         startup_timeout_s: float = 10.0,
+        dataset: Dataset | None = None,
     ) -> None:
         self.config = config if config is not None else EmulatorConfig()
         self.host = host
-        self.dataset = Dataset.from_config(self.config)
+        self.dataset = dataset if dataset is not None else Dataset.from_config(self.config)
         self.engine = Engine(self.config, self.dataset)
         self.app = app_for(self.engine)
         self._http = ThreadedServer(

@@ -1,0 +1,82 @@
+"""Every benchmark, run with tiny sizes: it must still measure real work.
+
+Each benchmark checks its own figures (rows stored equal the rows the emulator serves,
+jobs added are in the queue, requests were counted) and raises ``NotMeasuredError``
+otherwise; these runs make a refactor that breaks one fail here, not silently in a
+figure nobody reruns.  They assert nothing about speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@pytest.fixture(autouse=True)
+def _benchmarks_importable(monkeypatch: pytest.MonkeyPatch) -> None:
+    # on sys.path, not loaded from a file: spawned child processes import them by name
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+
+
+def benchmark(name: str) -> ModuleType:
+    return importlib.import_module(name)
+
+
+async def test_collect_end_to_end_stores_what_the_emulator_serves() -> None:
+    bench = benchmark("collect_end_to_end")
+    report = await bench.measure(groups=1, limit=2, baseline_seconds=0.5, heavy=True)
+    # heavy walls: every post that takes comments has 1,001-3,000 top-level ones
+    assert report.expected_comments >= 1001
+    assert report.pipeline.comments == report.expected_comments
+    assert report.pipeline.posts == report.expected_posts == 2
+    assert report.pipeline.requests > 0
+    assert report.original.requests > 0
+    assert report.original.comments > 0
+
+
+def test_collect_end_to_end_refuses_figures_of_work_not_done() -> None:
+    bench = benchmark("collect_end_to_end")
+    stored = bench.Figures("pipeline (execute)", 2435, 5, 40, 300, 0, 1.0)
+    original = bench.Figures("original loop", 300, 10, 4, 3, 0, 1.0)
+    report = bench.Report(stored, original, expected_posts=5, expected_comments=57012, warm_s=0)
+    with pytest.raises(bench.NotMeasuredError, match="stored 5 posts and 2435 comments"):
+        report.check()
+    idle = bench.Figures("original loop", 0, 0, 0, 0, 0, 1.0)
+    matching = bench.Figures("pipeline (execute)", 57012, 5, 40, 300, 0, 1.0)
+    report = bench.Report(matching, idle, expected_posts=5, expected_comments=57012, warm_s=0)
+    with pytest.raises(bench.NotMeasuredError, match="0 requests"):
+        report.check()
+
+
+async def test_vk_fetch_throughput_fetches_every_comment_it_counts() -> None:
+    bench = benchmark("vk_fetch_throughput")
+    results = await bench.measure(seconds=0.2, groups=20)
+    assert [r.name for r in results] == ["execute", "single", "execute+replies"]
+    for result in results:
+        assert result.comments == result.expected > 0
+        assert result.requests > 0
+
+
+async def test_queue_throughput_adds_and_processes_every_job() -> None:
+    bench = benchmark("queue_throughput")
+    rows = await bench.measure(jobs=20, rounds=1)
+    assert len(rows) == 6
+    assert all(row.service > 0 and row.raw > 0 for row in rows)
+
+
+def test_api_latency_answers_every_request() -> None:
+    bench = benchmark("api_latency")
+    args = argparse.Namespace(clients=2, requests=5, seconds=2.0, rps=20.0)
+    results, state = bench.run_benchmark(args)
+    assert state.startswith("collection task")
+    for phases in results.values():
+        assert set(phases) == {"idle", "loaded"}
+        for sample in phases.values():
+            assert len(sample.latencies_ms) == 5
+            assert sample.errors == 0
