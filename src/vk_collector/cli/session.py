@@ -10,6 +10,7 @@ processed here is handed back to the queue and resumes with the next worker.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -30,14 +31,19 @@ _POLL_S = 0.25
 
 
 async def _workers_elsewhere(settings: Settings, redis_url: str, queue: QueueName) -> bool:
-    """Whether worker processes of ``queue`` run (their heartbeats are in Redis)."""
+    """Whether worker processes of ``queue`` run: a heartbeat in Redis fresher than the
+    stale threshold (a killed worker's key outlives it by ``heartbeat_ttl_s``)."""
     probe = QueueService(settings, redis_url)
     await probe.initialize(start_workers=False, listen_events=False)
     try:
         stats = await probe.get_queue_stats(queue.value)
     finally:
         await probe.cleanup()
-    return bool(stats["workerDetails"])
+    fresh_since = time.time() - settings.queues.heartbeat_stale_s
+    return any(
+        float(beat.get("lastHeartbeat", 0)) >= fresh_since and beat.get("isRunning")
+        for beat in stats["workerDetails"]
+    )
 
 
 @asynccontextmanager
