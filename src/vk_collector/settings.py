@@ -193,7 +193,7 @@ class QueuesSettings(BaseSettings):
     enqueue_retry_min_s: float = Field(default=1.0, ge=0)
 
     @model_validator(mode="after")
-    def _check_heartbeat_order(self) -> QueuesSettings:
+    def _check_orders(self) -> QueuesSettings:
         # A worker must miss beats before it is stale, and must stay listed as stale
         # for a while before its key expires.
         if not self.heartbeat_interval_s < self.heartbeat_stale_s < self.heartbeat_ttl_s:
@@ -202,6 +202,12 @@ class QueuesSettings(BaseSettings):
                 f"interval {self.heartbeat_interval_s} s, stale {self.heartbeat_stale_s} s, "
                 f"ttl {self.heartbeat_ttl_s} s (VKC_QUEUE_HEARTBEAT_INTERVAL_S, "
                 "VKC_QUEUE_HEARTBEAT_STALE_S, VKC_QUEUE_HEARTBEAT_TTL_S)"
+            )
+        if self.health_stuck_after_s > self.health_window_s:
+            raise ValueError(
+                "VKC_QUEUE_HEALTH_STUCK_AFTER_S must not exceed VKC_QUEUE_HEALTH_WINDOW_S "
+                f"(got {self.health_stuck_after_s} s and {self.health_window_s} s): the "
+                "check looks for recently started jobs within the window"
             )
         return self
 

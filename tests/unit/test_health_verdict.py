@@ -213,6 +213,8 @@ def test_heartbeat_settings_keep_interval_below_stale_below_ttl() -> None:
     )
     with pytest.raises(ValueError, match="interval < stale < ttl"):
         QueuesSettings(heartbeat_stale_s=60, heartbeat_ttl_s=60)
+    with pytest.raises(ValueError, match="STUCK_AFTER_S must not exceed"):
+        QueuesSettings(health_stuck_after_s=301, health_window_s=300)
 
 
 def test_a_ttl_under_the_stale_threshold_is_refused_naming_the_variables(

@@ -10,7 +10,6 @@ processed here is handed back to the queue and resumes with the next worker.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -39,11 +38,7 @@ async def _workers_elsewhere(settings: Settings, redis_url: str, queue: QueueNam
         stats = await probe.get_queue_stats(queue.value)
     finally:
         await probe.cleanup()
-    fresh_since = time.time() - settings.queues.heartbeat_stale_s
-    return any(
-        float(beat.get("lastHeartbeat", 0)) >= fresh_since and beat.get("isRunning")
-        for beat in stats["workerDetails"]
-    )
+    return any(beat.get("isRunning") and not beat["stale"] for beat in stats["workerDetails"])
 
 
 @asynccontextmanager

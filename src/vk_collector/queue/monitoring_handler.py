@@ -8,6 +8,7 @@ this handler is its entry point.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import structlog
@@ -52,7 +53,11 @@ class QueueMonitoringHandler:
         return {"queues": queues, "total": total}
 
     async def get_queue_stats(self, queue_name: str) -> dict[str, Any]:
-        """Counts, paused flag, connected workers and completion/failure figures."""
+        """Counts, paused flag, connected workers and completion/failure figures.
+
+        ``workerDetails``: the heartbeats of the queue's workers in every process, each
+        with ``stale`` (no heartbeat for ``heartbeat_stale_s``: it died or hangs).
+        """
         queue = self._resources.queues.get(queue_name)
         if queue is None:
             raise QueueError(f"queue not found: {queue_name!r}", ErrorCode.QUEUE_NOT_FOUND)
@@ -67,6 +72,7 @@ class QueueMonitoringHandler:
             raise QueueError(
                 f"could not read stats of {queue_name}: {exc}", ErrorCode.GET_JOB_FAILED, cause=exc
             ) from exc
+        now, stale_s = time.time(), self._settings.heartbeat_stale_s
         finished = counts["completed"] + counts["failed"]
         return {
             "name": queue_name,
@@ -74,7 +80,10 @@ class QueueMonitoringHandler:
             "paused": bool(paused),
             # a bullmq worker holds two named connections (commands and blocking)
             "workers": len({c.get("rawname") for c in connected}),
-            "workerDetails": heartbeats,
+            "workerDetails": [
+                {**beat, "stale": now - float(beat.get("lastHeartbeat", 0)) > stale_s}
+                for beat in heartbeats
+            ],
             "failureRate": round(counts["failed"] / finished, 4) if finished else 0.0,
         }
 

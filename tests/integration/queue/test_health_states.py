@@ -137,6 +137,10 @@ async def test_a_killed_worker_goes_stale_then_away_and_its_queue_turns_unhealth
             assert worker["details"]["host"]
             assert worker["lastSeen"].endswith("Z")
             assert worker["heartbeatAgeS"] > HEARTBEAT["heartbeat_stale_s"]
+        stats = await service.get_queue_stats(VK)
+        assert [(d["pid"], d["stale"]) for d in stats["workerDetails"]] == [
+            (first.process.pid, True)
+        ]
 
         # a collection job is added with its 2 s delay: not due, so not yet unhealthy
         added_at = time.monotonic()
