@@ -101,9 +101,12 @@ def test_paused_workers_take_nothing_and_say_so() -> None:
 
 
 def test_a_paused_queue_with_jobs_is_degraded_not_unhealthy() -> None:
-    status, reasons, _ = verdict([queue(VK, paused=4, queue_paused=1), queue(PG)], LIVE)
+    status, reasons, _ = verdict([queue(VK, waiting=3, due=1, queue_paused=1), queue(PG)], [])
     assert status == "degraded"
-    assert reasons == [("processing", "degraded", "vk-collect: the queue is paused with 4 jobs")]
+    assert reasons == [
+        ("processing", "degraded", "vk-collect: the queue is paused with 4 jobs"),
+        ("workers", "degraded", "process-groups: no live worker"),
+    ]
 
 
 def test_a_stale_worker_is_listed_degraded_and_not_live() -> None:

@@ -103,7 +103,7 @@ class QueueObservation:
 
     @property
     def work(self) -> int:
-        """Jobs a worker could take now (the paused list only counts when resumed)."""
+        """Jobs a worker could take now, were the queue not paused."""
         return self.counts.get("waiting", 0) + self.counts.get("prioritized", 0) + self.due_delayed
 
 
@@ -183,11 +183,9 @@ def _check_queue(
     live = states.count("healthy")
     paused_workers = states.count("paused")
     name, work = queue.name, queue.work
-    if queue.paused and queue.counts.get("paused", 0):
-        verdict.degraded(
-            "processing",
-            f"{name}: the queue is paused with {_plural(queue.counts['paused'], 'job')}",
-        )
+    held = work + queue.counts.get("paused", 0)  # bullmq keeps a paused queue's jobs waiting
+    if queue.paused and held:
+        verdict.degraded("processing", f"{name}: the queue is paused with {_plural(held, 'job')}")
     if work and not queue.paused and not live:
         note = f" ({_plural(paused_workers, 'worker')} paused)" if paused_workers else ""
         verdict.unhealthy("processing", f"{name}: {_wait(work)} and no worker takes them{note}")

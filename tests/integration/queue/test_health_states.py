@@ -306,3 +306,18 @@ async def test_stalled_jobs_and_failures_make_it_degraded(
         if child.poll() is None:
             child.kill()
             child.wait(10)
+
+
+async def test_a_paused_queue_holding_jobs_is_degraded_until_resumed(
+    service: QueueService,
+) -> None:
+    await service.pause_queue(PG)
+    await service.add_process_groups_job(groups_job("x"), 1)
+    paused = await service.health_check()
+    assert paused.status == "degraded"
+    assert f"{PG}: the queue is paused with 1 job" in messages(paused)
+
+    await service.resume_queue(PG)
+    resumed = await service.health_check()
+    assert resumed.status == "unhealthy"
+    assert f"{PG}: 1 job waits and no worker takes them" in messages(resumed)
