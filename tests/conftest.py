@@ -97,6 +97,7 @@ def settings(redis_url: str, queue_prefix: str, tmp_path: Path) -> Settings:
         queues=QueuesSettings(
             prefix=queue_prefix,
             heartbeat_interval_s=0.2,
+            heartbeat_stale_s=1.0,
             heartbeat_ttl_s=2.0,
             shutdown_timeout_s=5.0,
         ),

@@ -12,7 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -164,10 +171,45 @@ class QueuesSettings(BaseSettings):
     backlog_threshold: int = Field(default=1000, ge=1, description="waiting jobs per queue")
     health_timeout_s: float = Field(default=1.5, gt=0, description="per health check")
     heartbeat_interval_s: float = Field(default=5.0, gt=0)
-    heartbeat_ttl_s: float = Field(default=15.0, gt=0)
+    heartbeat_stale_s: float = Field(
+        default=15.0, gt=0, description="a worker without a heartbeat this long is stale"
+    )
+    heartbeat_ttl_s: float = Field(
+        default=60.0, gt=0, description="heartbeat key lifetime; a stale worker is listed until"
+    )
+    health_window_s: float = Field(
+        default=300.0, gt=0, description="window of the stalled-job and failure-rate checks"
+    )
+    health_stalled_max: int = Field(default=0, ge=0, description="stalled jobs per window")
+    health_failure_rate_max: float = Field(default=0.5, ge=0, le=1)
+    health_failure_min_jobs: int = Field(
+        default=10, ge=1, description="jobs before the rate counts"
+    )
+    health_stuck_after_s: float = Field(
+        default=60.0, gt=0, description="due jobs that long with idle live workers: stuck"
+    )
     shutdown_timeout_s: float = Field(default=30.0, gt=0)
     enqueue_retries: int = Field(default=3, ge=0)
     enqueue_retry_min_s: float = Field(default=1.0, ge=0)
+
+    @model_validator(mode="after")
+    def _check_orders(self) -> QueuesSettings:
+        # A worker must miss beats before it is stale, and must stay listed as stale
+        # for a while before its key expires.
+        if not self.heartbeat_interval_s < self.heartbeat_stale_s < self.heartbeat_ttl_s:
+            raise ValueError(
+                "heartbeat settings must satisfy interval < stale < ttl, got "
+                f"interval {self.heartbeat_interval_s} s, stale {self.heartbeat_stale_s} s, "
+                f"ttl {self.heartbeat_ttl_s} s (VKC_QUEUE_HEARTBEAT_INTERVAL_S, "
+                "VKC_QUEUE_HEARTBEAT_STALE_S, VKC_QUEUE_HEARTBEAT_TTL_S)"
+            )
+        if self.health_stuck_after_s > self.health_window_s:
+            raise ValueError(
+                "VKC_QUEUE_HEALTH_STUCK_AFTER_S must not exceed VKC_QUEUE_HEALTH_WINDOW_S "
+                f"(got {self.health_stuck_after_s} s and {self.health_window_s} s): the "
+                "check looks for recently started jobs within the window"
+            )
+        return self
 
 
 class ApiSettings(BaseSettings):
@@ -236,7 +278,9 @@ _VARIABLE_NAMES = {
 
 def _variable_name(model: type[BaseSettings], loc: tuple[int | str, ...]) -> str:
     prefix = str(model.model_config.get("env_prefix", ""))
-    field = str(loc[0]) if loc else ""
+    if not loc:  # a check across several fields of the group
+        return prefix + "*"
+    field = str(loc[0])
     group = prefix.removeprefix("VKC_").rstrip("_").lower()
     known = _VARIABLE_NAMES.get((group, field))
     if known:

@@ -83,10 +83,17 @@ def ensure_playwright() -> None:
 
 
 class ApiServer:
-    """The API app with its workers, served by uvicorn in a thread on a free port."""
+    """The API app (with its workers unless told), served by uvicorn in a thread on a free port."""
 
-    def __init__(self, settings: Settings, redis_url: str, startup_timeout_s: float = 30.0) -> None:
-        app = create_app(settings, redis_url, workers=True, sse_ping_s=5.0)
+    def __init__(
+        self,
+        settings: Settings,
+        redis_url: str,
+        startup_timeout_s: float = 30.0,
+        *,
+        workers: bool = True,
+    ) -> None:
+        app = create_app(settings, redis_url, workers=workers, sse_ping_s=5.0)
         self._http = ThreadedServer(
             app, name="vkc-api", startup_timeout_s=startup_timeout_s, shutdown_timeout_s=30
         )

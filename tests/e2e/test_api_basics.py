@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 
 import pytest
 
@@ -30,9 +32,13 @@ async def test_a_sane_request_id_is_echoed_and_an_odd_one_replaced(api: Api) -> 
     assert re.fullmatch(r"[0-9a-f]{32}", odd.headers["x-request-id"])
 
 
-async def test_detailed_health_checks_redis_queues_workers_and_database(api: Api) -> None:
+async def test_detailed_health_without_workers_is_degraded_and_says_why(api: Api) -> None:
     data = await api.ok("GET", "/api/health/detailed")
-    assert data["status"] == "healthy"
+    assert data["status"] == "degraded"
+    assert data["reasons"] == [
+        {"check": "workers", "status": "degraded", "message": "vk-collect: no live worker"},
+        {"check": "workers", "status": "degraded", "message": "process-groups: no live worker"},
+    ]
     details = data["details"]
     assert details["redis"]["connected"] is True
     assert details["database"]["connected"] is True
@@ -40,7 +46,7 @@ async def test_detailed_health_checks_redis_queues_workers_and_database(api: Api
     assert details["workers"] == []
 
 
-async def test_detailed_health_is_503_when_unhealthy(
+async def test_detailed_health_is_503_when_jobs_wait_and_no_worker_takes_them(
     start_api: StartApi, settings: Settings
 ) -> None:
     queues = settings.queues.model_copy(update={"backlog_threshold": 1})
@@ -51,7 +57,35 @@ async def test_detailed_health_is_503_when_unhealthy(
     body = response.json()
     assert body["success"] is False
     assert body["data"]["status"] == "unhealthy"
-    assert "backlog" in body["message"]
+    assert {
+        "check": "processing",
+        "status": "unhealthy",
+        "message": "process-groups: 1 job waits and no worker takes them",
+    } in body["data"]["reasons"]
+    assert "backlog" in {r["check"] for r in body["data"]["reasons"]}
+    assert "process-groups: 1 job waits and no worker takes them" in body["message"]
+
+
+async def test_detailed_health_shows_details_only_with_the_key(start_api: StartApi) -> None:
+    api = await start_api(workers=True, key=API_KEY)
+    response = await api.client.get("/api/health/detailed")
+    assert response.status_code == 200
+    anonymous = response.json()["data"]
+    assert anonymous == {
+        "status": "healthy",
+        "version": anonymous["version"],
+        "reasons": [],
+        "details": None,
+    }
+    wrong = await api.ok("GET", "/api/health/detailed", headers={"X-API-Key": "wrong-key-123"})
+    assert wrong["details"] is None
+
+    data = await api.ok("GET", "/api/health/detailed", headers={"X-API-Key": API_KEY})
+    assert data["status"] == "healthy"
+    workers = data["details"]["workers"]
+    assert sorted(w["details"]["queueName"] for w in workers) == ["process-groups", "vk-collect"]
+    assert {w["details"]["pid"] for w in workers} == {os.getpid()}
+    assert {w["details"]["host"] for w in workers} == {socket.gethostname()}
 
 
 async def test_unknown_endpoint_and_method_are_enveloped(api: Api) -> None:

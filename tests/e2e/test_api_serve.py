@@ -91,8 +91,12 @@ async def test_serves_without_workers_and_stops_on_sigterm(
     try:
         await _wait_healthy(f"http://127.0.0.1:{port}", process)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            health = (await client.get("/api/health/detailed")).json()
-            assert health["data"]["details"]["workers"] == []
+            anonymous = (await client.get("/api/health/detailed")).json()["data"]
+            assert (anonymous["status"], anonymous["details"]) == ("degraded", None)
+            keyed = await client.get(
+                "/api/health/detailed", headers={"X-API-Key": "serve-test-key-123"}
+            )
+            assert keyed.json()["data"]["details"]["workers"] == []
             denied = await client.get("/api/queues")
             assert denied.status_code == 401
         process.send_signal(signal.SIGTERM)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -9,10 +10,13 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from vk_collector.queue.service import QueueService
+from vk_collector.settings import Settings
 from vk_collector.vk.emulator import EmulatorServer
 
 CLI = [sys.executable, "-m", "vk_collector.cli"]
@@ -111,8 +115,13 @@ def test_bad_configuration_names_the_variable(env: dict[str, str]) -> None:
 
 def test_health_queues_and_jobs(env: dict[str, str]) -> None:
     health = cli(env, "health", "--json")
-    assert health.returncode == 0, health.stderr
-    assert json.loads(health.stdout)["status"] == "healthy"
+    assert health.returncode == 2, health.stderr  # degraded: no worker anywhere
+    result = json.loads(health.stdout)
+    assert result["status"] == "degraded"
+    assert [r["message"] for r in result["reasons"]] == [
+        "vk-collect: no live worker",
+        "process-groups: no live worker",
+    ]
 
     paused = cli(env, "queues", "pause", "vk-collect")
     assert paused.returncode == 0
@@ -145,3 +154,44 @@ def test_the_worker_exits_zero_on_sigterm(env: dict[str, str]) -> None:
     worker.send_signal(signal.SIGTERM)
 
     assert worker.wait(timeout=30) == 0
+
+
+async def _enqueue_groups_job(settings: Settings) -> None:
+    async with QueueService(settings, str(settings.redis.url)) as service:
+        await service.add_process_groups_job({"metadata": {"groupIdentifiers": ["1"]}}, 1)
+
+
+def test_health_exits_0_when_healthy_and_1_when_jobs_wait_for_no_worker(
+    env: dict[str, str], settings: Settings, tmp_path: Path
+) -> None:
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        worker = subprocess.Popen([*CLI, "worker"], env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 30
+            while "worker ready" not in log.read_text(errors="replace"):
+                assert worker.poll() is None, log.read_text(errors="replace")
+                assert time.monotonic() < deadline, "the worker did not start"
+                time.sleep(0.05)
+            healthy = cli(env, "health")
+            assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+            assert "status: healthy" in healthy.stdout
+            assert f"pid {worker.pid}" in healthy.stdout
+
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(timeout=30) == 0
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait(10)
+
+    asyncio.run(_enqueue_groups_job(settings))
+    unhealthy = cli(env, "health", "--json")
+    assert unhealthy.returncode == 1, unhealthy.stderr
+    result = json.loads(unhealthy.stdout)
+    assert result["status"] == "unhealthy"
+    assert {
+        "check": "processing",
+        "status": "unhealthy",
+        "message": "process-groups: 1 job waits and no worker takes them",
+    } in result["reasons"]

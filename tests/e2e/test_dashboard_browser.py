@@ -192,3 +192,16 @@ def test_upload_collect_watch_and_export(api_server: ApiServer, page: Any, tmp_p
     assert owner_ids
 
     assert not problems, problems
+
+
+def test_the_health_badge_shows_degraded_and_its_reasons(settings: Settings, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    with ApiServer(settings, settings.redis.url or "", workers=False) as server:
+        page.goto(f"{server.url}/#/upload")
+        badge = page.locator("#health-badge")
+        expect(badge).to_have_text("Degraded")
+        expect(badge).to_have_class(re.compile(r"\bbadge-warn\b"))
+        expect(page.locator("#health-panel")).to_contain_text(
+            "vk-collect: no live worker (workers)"
+        )

@@ -14,7 +14,7 @@ from fastapi.security import APIKeyHeader
 
 from vk_collector.api.errors import ApiError
 
-__all__ = ["API_KEY_HEADER", "require_api_key"]
+__all__ = ["API_KEY_HEADER", "api_key_accepted", "require_api_key"]
 
 API_KEY_HEADER = "X-API-Key"
 _scheme = APIKeyHeader(
@@ -24,14 +24,26 @@ _scheme = APIKeyHeader(
 )
 
 
+def _matches(request: Request, supplied: str | None) -> bool:
+    configured = request.app.state.settings.api.key
+    if configured is None:
+        return True
+    expected = configured.get_secret_value().encode()
+    return supplied is not None and hmac.compare_digest(supplied.encode(), expected)
+
+
+async def api_key_accepted(
+    request: Request, supplied: Annotated[str | None, Security(_scheme)] = None
+) -> bool:
+    """True when no key is configured or the right one came; never refuses.  For
+    endpoints that answer everyone but show more to a caller with the key."""
+    return _matches(request, supplied)
+
+
 async def require_api_key(
     request: Request, supplied: Annotated[str | None, Security(_scheme)] = None
 ) -> None:
-    configured = request.app.state.settings.api.key
-    if configured is None:
-        return
-    expected = configured.get_secret_value().encode()
-    if supplied is None or not hmac.compare_digest(supplied.encode(), expected):
+    if not _matches(request, supplied):
         reason = "missing" if supplied is None else "wrong"
         raise ApiError(
             401,

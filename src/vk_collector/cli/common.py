@@ -1,7 +1,8 @@
 """What every command shares: settings, logging, the event loop, errors and exit codes.
 
 Exit codes: 0 success, 1 the operation failed (an unhealthy check, a failed task, a
-Redis that does not answer), 2 bad input or configuration, 130 interrupted.  A user
+Redis that does not answer), 2 bad input or configuration (and, for ``health``, a
+degraded service), 130 interrupted.  A user
 mistake prints one line that says what to do, never a traceback.
 """
 

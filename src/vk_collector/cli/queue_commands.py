@@ -21,8 +21,13 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 QUEUE_NAMES = ", ".join(q.value for q in QueueName)
 
 
+EXIT_DEGRADED = 2
+_HEALTH_EXIT = {"healthy": 0, "degraded": EXIT_DEGRADED, "unhealthy": EXIT_FAILED}
+_HEALTH_COLOUR = {"healthy": "green", "degraded": "yellow", "unhealthy": "red"}
+
+
 def health(json_output: JsonOption = False) -> None:
-    """Check Redis, queue backlogs and workers; exit 0 when healthy, 1 when not."""
+    """Check Redis, queues, workers and recent jobs; exit 0 healthy, 2 degraded, 1 unhealthy."""
     settings = load()
 
     async def main() -> dict[str, Any]:
@@ -35,33 +40,39 @@ def health(json_output: JsonOption = False) -> None:
         print_json(result)
     else:
         _print_health(result)
-    if result["status"] != "healthy":
-        raise typer.Exit(EXIT_FAILED)
+    code = _HEALTH_EXIT[result["status"]]
+    if code:
+        raise typer.Exit(code)
 
 
 def _print_health(result: dict[str, Any]) -> None:
     details = result["details"]
-    colour = "green" if result["status"] == "healthy" else "red"
-    console.print(f"status: [bold {colour}]{result['status']}[/]")
+    console.print(f"status: [bold {_HEALTH_COLOUR[result['status']]}]{result['status']}[/]")
     redis = details["redis"]
     console.print(
         f"redis: {'connected' if redis['connected'] else 'NOT connected'}"
         + (f" ({redis['latencyMs']} ms)" if redis.get("latencyMs") is not None else "")
     )
     counts = (details["queues"].get("counts") or {}).get("queues", {})
+    processing = details["queues"].get("processing") or {}
     for name, c in counts.items():
+        due = (processing.get(name) or {}).get("dueDelayed", 0)
         console.print(
-            f"queue {name}: waiting {c['waiting']}, active {c['active']}, failed {c['failed']}"
+            f"queue {name}: waiting {c['waiting']}, delayed {c['delayed']} ({due} due), "
+            f"active {c['active']}, failed {c['failed']}"
         )
     console.print(f"workers: {len(details['workers'])}")
     for worker in details["workers"]:
         d = worker["details"]
+        seen = f", last seen {worker['lastSeen']}" if worker.get("lastSeen") else ""
         console.print(
-            f"  {d.get('queueName')} {d.get('workerId')}: {worker['status']}"
-            + (" (paused)" if d.get("isPaused") else "")
+            f"  {d.get('queueName')} {d.get('workerId')} (host {d.get('host')}, "
+            f"pid {d.get('pid')}{seen}): {worker['status']}",
+            highlight=False,
         )
-    for problem in details["problems"]:
-        console.print(f"[red]problem:[/] {problem}")
+    for reason in result["reasons"]:
+        colour = _HEALTH_COLOUR[reason["status"]]
+        console.print(f"[{colour}]{reason['status']}:[/] {reason['message']}", highlight=False)
 
 
 queues_app = typer.Typer(help="Show queue counts, or pause and resume queues.")

@@ -30,14 +30,15 @@ _POLL_S = 0.25
 
 
 async def _workers_elsewhere(settings: Settings, redis_url: str, queue: QueueName) -> bool:
-    """Whether worker processes of ``queue`` run (their heartbeats are in Redis)."""
+    """Whether worker processes of ``queue`` run: a heartbeat in Redis fresher than the
+    stale threshold (a killed worker's key outlives it by ``heartbeat_ttl_s``)."""
     probe = QueueService(settings, redis_url)
     await probe.initialize(start_workers=False, listen_events=False)
     try:
         stats = await probe.get_queue_stats(queue.value)
     finally:
         await probe.cleanup()
-    return bool(stats["workerDetails"])
+    return any(beat.get("isRunning") and not beat["stale"] for beat in stats["workerDetails"])
 
 
 @asynccontextmanager

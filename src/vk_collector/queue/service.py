@@ -17,10 +17,11 @@ from pydantic import BaseModel
 from vk_collector.errors import ErrorCode, QueueError
 from vk_collector.queue.config import QueueConfig, queue_configs
 from vk_collector.queue.control_handler import QueueControlHandler
+from vk_collector.queue.health import HealthCheckResult
 from vk_collector.queue.init_handler import QueueInitHandler
 from vk_collector.queue.job_handler import QueueJobHandler
 from vk_collector.queue.jobs import ProcessGroupsJobData, VkCollectJobData
-from vk_collector.queue.monitoring_handler import HealthCheckResult, QueueMonitoringHandler
+from vk_collector.queue.monitoring_handler import QueueMonitoringHandler
 from vk_collector.settings import Settings
 from vk_collector.workers.base import BaseWorker
 

@@ -40,7 +40,8 @@ async def test_health_follows_redis_down_and_back(tmp_path: Path, queue_prefix: 
         ),
     )
     worker = ScriptedWorker(settings, url)
-    service = QueueService(settings, url, workers=[worker])
+    # one queue, served by the one worker: healthy while Redis answers
+    service = QueueService(settings, url, workers=[worker], configs=[worker.config])
     await service.initialize()
     try:
         healthy = await service.health_check()
@@ -68,7 +69,7 @@ async def test_health_follows_redis_down_and_back(tmp_path: Path, queue_prefix: 
         server.stop()
 
 
-async def test_backlog_over_the_threshold_is_unhealthy(settings: Settings, redis_url: str) -> None:
+async def test_backlog_over_the_threshold_is_reported(settings: Settings, redis_url: str) -> None:
     settings = settings.model_copy(
         update={"queues": settings.queues.model_copy(update={"backlog_threshold": 2})}
     )
@@ -76,8 +77,12 @@ async def test_backlog_over_the_threshold_is_unhealthy(settings: Settings, redis
         for task_id in (1, 2):
             await service.add_process_groups_job(groups_job("x"), task_id)
         result = await service.health_check()
-    assert result.status == "unhealthy"
+    assert result.status == "unhealthy"  # no worker takes them
     assert result.details["queues"]["overThreshold"] == [PG]
+    backlog = [r for r in result.reasons if r.check == "backlog"]
+    assert [(r.status, r.message) for r in backlog] == [
+        ("degraded", f"{PG}: 2 waiting jobs, threshold 2")
+    ]
 
 
 WORKER_SCRIPT = """

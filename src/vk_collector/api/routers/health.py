@@ -1,17 +1,25 @@
-"""Liveness (cheap, no I/O) and the detailed check (Redis, backlog, workers, database)."""
+"""Liveness (cheap, no I/O) and the detailed check (Redis, queues, workers, database).
+
+``GET /api/health/detailed`` answers 200 for ``healthy`` and ``degraded``, 503 for
+``unhealthy``; ``reasons`` says which check failed.  When ``API_KEY`` is set, a caller
+without it gets the status and reasons only: ``details`` (hosts, PIDs, worker ids,
+error texts) needs the key.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from vk_collector import __version__
 from vk_collector.api.deps import DbDep, QueueDep, RequestId, SettingsDep
 from vk_collector.api.envelope import ApiModel, Envelope, envelope, utc_now
+from vk_collector.api.security import api_key_accepted
+from vk_collector.queue.health import STATUS_ORDER, HealthStatus
 from vk_collector.storage import Database
 
 __all__ = ["router"]
@@ -25,10 +33,17 @@ class Liveness(ApiModel):
     version: str
 
 
+class HealthReason(ApiModel):
+    check: str
+    status: Literal["degraded", "unhealthy"]
+    message: str
+
+
 class DetailedHealth(ApiModel):
-    status: Literal["healthy", "unhealthy"]
+    status: HealthStatus
     version: str
-    details: dict[str, Any]
+    reasons: list[HealthReason]
+    details: dict[str, Any] | None = None
 
 
 @router.get("", response_model=Envelope[Liveness], summary="Liveness: the process answers")
@@ -53,26 +68,39 @@ async def _check_database(db: Database, timeout_s: float) -> dict[str, Any]:
     "/detailed",
     response_model=Envelope[DetailedHealth],
     responses={503: {"model": Envelope[DetailedHealth], "description": "Unhealthy"}},
-    summary="Redis, queue backlog, workers (in every process) and the database",
+    summary="Redis, queues, workers (in every process), recent activity and the database",
 )
 async def detailed(
-    queue: QueueDep, db: DbDep, settings: SettingsDep, request_id: RequestId
+    queue: QueueDep,
+    db: DbDep,
+    settings: SettingsDep,
+    request_id: RequestId,
+    with_details: Annotated[bool, Depends(api_key_accepted)],
 ) -> Envelope[DetailedHealth] | JSONResponse:
     result, database = await asyncio.gather(
         queue.health_check(), _check_database(db, settings.queues.health_timeout_s)
     )
-    details = {**result.details, "database": database}
-    problems = list(details.get("problems") or [])
+    reasons = [
+        HealthReason(check=r.check, status=r.status, message=r.message) for r in result.reasons
+    ]
     if not database["connected"]:
-        problems.append(database["error"])
-    details["problems"] = problems
-    status: Literal["healthy", "unhealthy"] = "unhealthy" if problems else "healthy"
+        reasons.append(
+            HealthReason(check="database", status="unhealthy", message="database: no answer")
+        )
+    status: HealthStatus = result.status
+    for reason in reasons:
+        if STATUS_ORDER[reason.status] > STATUS_ORDER[status]:
+            status = reason.status
+    details = None
+    if with_details:
+        details = {**result.details, "database": database}
+        details["problems"] = [r.message for r in reasons]
     body = envelope(
-        DetailedHealth(status=status, version=__version__, details=details),
+        DetailedHealth(status=status, version=__version__, reasons=reasons, details=details),
         request_id,
-        "; ".join(problems) if problems else None,
+        "; ".join(r.message for r in reasons) if reasons else None,
     )
-    if status == "healthy":
+    if status != "unhealthy":
         return body
     body.success = False
     return JSONResponse(body.model_dump(mode="json", by_alias=True), status_code=503)

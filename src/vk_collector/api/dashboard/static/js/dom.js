@@ -83,7 +83,7 @@ export function truncate(text, max) {
 const STATUS_CLASSES = {
   completed: "ok", healthy: "ok", valid: "ok", done: "ok", active: "info",
   processing: "info", running: "info", waiting: "muted", pending: "muted", delayed: "muted",
-  paused: "warn", duplicate: "warn", skipped: "warn",
+  paused: "warn", duplicate: "warn", skipped: "warn", degraded: "warn", stale: "warn",
   failed: "bad", unhealthy: "bad", invalid: "bad", error: "bad",
 };
 
