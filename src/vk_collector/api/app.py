@@ -35,14 +35,13 @@ log = structlog.get_logger(__name__)
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorEnvelope, "description": description}
     for status, description in {
-        400: "Bad request",
+        400: "Invalid parameters or body (the message names the field)",
         401: "API key missing or wrong",
         404: "Unknown id or endpoint",
         405: "Method not allowed",
         409: "Conflicts with the current state",
         413: "Upload too large",
         415: "Wrong content type",
-        422: "Invalid parameters or body (the message names the field)",
         500: "A bug (logged with the request id)",
         502: "VK API failure",
         503: "Redis or the database is unavailable",
@@ -92,7 +91,8 @@ def create_app(
         description=(
             "Collects VK communities, their recent posts and every comment through a job "
             "queue.  Every JSON answer is an envelope {success, data, message?, timestamp, "
-            "requestId}; errors are {success: false, error: {code, message, details?}}."
+            'requestId, executionTime}; errors are {success: false, error: "<message>", code, '
+            "details?}."
         ),
         lifespan=lifespan,
         responses=_ERRORS,
