@@ -23,7 +23,16 @@ from vk_collector.api.dashboard import mount_dashboard
 from vk_collector.api.envelope import ErrorEnvelope
 from vk_collector.api.errors import install_error_handlers
 from vk_collector.api.middleware import RequestContextMiddleware
-from vk_collector.api.routers import events, groups, health, queues, results, tasks
+from vk_collector.api.routers import (
+    compat_groups,
+    compat_tasks,
+    events,
+    groups,
+    health,
+    queues,
+    results,
+    tasks,
+)
 from vk_collector.bootstrap import Runtime
 from vk_collector.metrics import Metrics, install, uninstall
 from vk_collector.settings import Settings
@@ -105,12 +114,18 @@ def create_app(
     app.add_middleware(RequestContextMiddleware)
     for router in (
         health.router,
+        compat_groups.router,  # /batch and /all before /api/groups/{group_id}
+        compat_groups.stats_router,
         groups.router,
         groups.stats_router,
         tasks.router,
         events.router,
         results.router,
         queues.router,
+        compat_tasks.tasks_router,
+        compat_tasks.vk_router,
+        compat_tasks.collect_router,
+        compat_tasks.comments_router,
         metrics_routes.router,
     ):
         app.include_router(router)

@@ -112,6 +112,36 @@ class CommentRepository(Repository):
             query = query.where(TaskPost.owner_id == owner_id)
         return int(await self.session.scalar(query) or 0)
 
+    async def list_for_task(
+        self,
+        task_id: int,
+        *,
+        owner_id: int | None = None,
+        post_id: int | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> Page[CommentRecord]:
+        """The task's comments ordered by ``(owner_id, post_id, comment_id)``, optionally
+        of one wall (``owner_id``) and one post (``post_id``, VK post id)."""
+        validate_page(offset, limit)
+        where = [TaskPost.task_id == task_id]
+        if owner_id is not None:
+            where.append(TaskPost.owner_id == owner_id)
+        if post_id is not None:
+            where.append(TaskPost.post_id == post_id)
+        total = await self.session.scalar(
+            select(func.count()).select_from(TaskPost).join(Comment, _JOIN_TASK).where(*where)
+        )
+        rows = await self.session.execute(
+            select(*_COLUMNS)
+            .join(TaskPost, _JOIN_TASK)
+            .where(*where)
+            .order_by(Comment.owner_id, Comment.post_id, Comment.comment_id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return Page([comment_record(row) for row in rows], int(total or 0), offset, limit)
+
     async def list_for_post(
         self, owner_id: int, post_id: int, *, limit: int = 100, offset: int = 0
     ) -> Page[CommentRecord]:
