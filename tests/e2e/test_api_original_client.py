@@ -7,7 +7,8 @@ from typing import Any
 
 import httpx
 
-from conftest import Api
+from conftest import Api, StartApi
+from vk_collector.settings import Settings
 from vk_collector.storage import CommentData, GroupData, GroupStatus, PostData, TaskType
 
 
@@ -106,7 +107,12 @@ async def test_task_creation_details_and_start(api: Api) -> None:
     assert created["data"]["status"] == "created"
     assert created["data"]["type"] == "fetch_comments"
     post_task = created["data"]["taskId"]
-    details = _json(await api.client.get(f"/api/tasks/{post_task}"), 200)["data"]
+    whole = _json(await api.client.get(f"/api/tasks/{post_task}"), 200)
+    # TaskDetailsView keeps the whole answer as the task: its fields sit at the top too
+    assert whole["id"] == post_task
+    assert whole["status"] == "pending"
+    assert whole["type"] == "fetch_comments"
+    details = whole["data"]
     assert "t0k" not in str(details)
     for field in ("completedAt", "error", "executionTime", "groups", "priority", "errors"):
         assert field in details
@@ -201,3 +207,33 @@ async def test_errors_are_text_the_client_can_show(api: Api) -> None:
     assert isinstance(body["executionTime"], int)
     missing = _json(await api.client.get("/api/tasks/424242"), 404)
     assert missing["error"] == "task 424242 not found"
+
+
+async def test_cors_lets_the_clients_own_origin_call_the_api(
+    start_api: StartApi, settings: Settings
+) -> None:
+    origin = "http://localhost:5173"
+    api_settings = settings.api.model_copy(update={"cors_origins": [origin]})
+    api = await start_api(settings.model_copy(update={"api": api_settings}))
+    preflight = await api.client.options(
+        "/api/groups/batch",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "DELETE",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
+    assert preflight.status_code == 200, preflight.text
+    assert preflight.headers["access-control-allow-origin"] == origin
+    assert "DELETE" in preflight.headers["access-control-allow-methods"]
+    answer = await api.client.get("/api/groups?page=1&limit=20", headers={"Origin": origin})
+    assert answer.headers["access-control-allow-origin"] == origin
+    assert "x-request-id" in answer.headers["access-control-expose-headers"].lower()
+    other = await api.client.get("/api/groups", headers={"Origin": "http://evil.example"})
+    assert "access-control-allow-origin" not in other.headers
+
+
+async def test_no_cors_headers_without_configured_origins(api: Api) -> None:
+    answer = await api.client.get("/api/groups", headers={"Origin": "http://localhost:5173"})
+    assert answer.status_code == 200
+    assert "access-control-allow-origin" not in answer.headers

@@ -16,6 +16,7 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from vk_collector import __version__
 from vk_collector.api import metrics as metrics_routes
@@ -112,6 +113,17 @@ def create_app(
     app.state.sse_ping_s = sse_ping_s
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
+    origins = list(settings.api.cors_origins)
+    if origins:  # a web client on another origin (the original's ran on :5173)
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_credentials="*" not in origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID", "Content-Disposition", "Retry-After"],
+            max_age=600,
+        )
     for router in (
         health.router,
         compat_groups.router,  # /batch and /all before /api/groups/{group_id}
