@@ -207,5 +207,5 @@ async def retry_job(
 async def remove_job(
     job_id: JobIdPath, queue: QueueDep, request_id: RequestId
 ) -> Envelope[JobActionOut]:
-    await queue.remove_job(job_id)
+    await queue.remove_job_or_raise(job_id)
     return envelope(JobActionOut(id=job_id, action="removed"), request_id, f"job {job_id} removed")
