@@ -156,7 +156,16 @@ async def test_comments_as_results_table_reads_them(api: Api) -> None:
         await uow.posts.upsert_many([PostData(owner_id=-11, post_id=7, date=1)], task_id=task.id)
         await uow.comments.upsert_many(
             [
-                CommentData(owner_id=-11, comment_id=c, post_id=7, date=2, text=f"c{c}", from_id=5)
+                CommentData(
+                    owner_id=-11,
+                    comment_id=c,
+                    post_id=7,
+                    date=2,
+                    text=f"c{c}",
+                    from_id=5,
+                    author_id=5 if c == 2 else None,
+                    author_name="Иван Петров" if c == 2 else None,
+                )
                 for c in (1, 2, 3)
             ]
         )
@@ -173,7 +182,12 @@ async def test_comments_as_results_table_reads_them(api: Api) -> None:
     assert first["postId"] == 7
     assert first["authorId"] == 5
     assert first["content"] == "c2"
-    assert "authorName" in first
+    assert first["authorName"] == "Иван Петров"
+    assert body["results"][1]["authorName"] is None  # stored before authors were
+    assert body["results"][1]["authorId"] == 5  # from_id stands in
+    nested = _json(await api.client.get(f"/api/results/{task.id}"), 200)["data"]
+    named = [c for p in nested["posts"] for c in p["comments"] if c["commentId"] == 2]
+    assert named[0]["authorName"] == "Иван Петров"
     other = _json(
         await api.client.get(f"/api/comments?task_id={task.id}&sentiment=positive&postId=8"), 200
     )

@@ -72,6 +72,8 @@ def comment_data(comment: Comment, owner_id: int, post_id: int) -> CommentData:
         deleted=bool(comment.deleted),
         parent_comment_id=comment.parent_id,
         reply_to_comment=comment.reply_to_comment,
+        author_id=comment.from_id,
+        author_name=comment.author_name,
     )
 
 

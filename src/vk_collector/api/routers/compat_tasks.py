@@ -238,8 +238,8 @@ async def list_comments(
             post_id=c.post_id,
             text=c.text,
             content=c.text,
-            author_id=c.from_id,
-            author_name=getattr(c, "author_name", None),
+            author_id=c.from_id if c.author_id is None else c.author_id,
+            author_name=c.author_name,
             date=c.date,
             likes=c.likes,
         ).model_dump(mode="json", by_alias=True)

@@ -30,6 +30,8 @@ _UPDATED_ON_CONFLICT = (
     "likes",
     "deleted",
     "fetched_at",
+    "author_id",
+    "author_name",
 )
 _COLUMNS = (
     Comment.id,
@@ -44,6 +46,8 @@ _COLUMNS = (
     Comment.likes,
     Comment.deleted,
     Comment.fetched_at,
+    Comment.author_id,
+    Comment.author_name,
 )
 _JOIN_TASK = and_(TaskPost.owner_id == Comment.owner_id, TaskPost.post_id == Comment.post_id)
 
@@ -62,6 +66,8 @@ def comment_record(row: Row[*tuple[Any, ...]] | Comment) -> CommentRecord:
         likes=row.likes,
         deleted=row.deleted,
         fetched_at=row.fetched_at,
+        author_id=row.author_id,
+        author_name=row.author_name,
     )
 
 
@@ -84,6 +90,8 @@ class CommentRepository(Repository):
                 "likes": c.likes,
                 "deleted": c.deleted,
                 "fetched_at": now,
+                "author_id": c.author_id,
+                "author_name": None if c.author_name is None else c.author_name[:255],
             }
             for c in unique
         ]
