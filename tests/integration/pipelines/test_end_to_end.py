@@ -72,7 +72,7 @@ async def test_upload_then_collect_stores_exactly_what_vk_serves(
     assert done.status is TaskStatus.COMPLETED, done.error_message
     assert done.progress == 100
     assert done.result is not None
-    assert [e["groupId"] for e in done.result["errors"]] == [6]  # closed wall, recorded
+    assert [e["groupId"] for e in done.result["errors"]] == ["6"]  # closed wall, recorded
     posts, comments = expected_comments(emulator.dataset, [1, 2, 3, 4, 5], limit=4)
     stored = await stored_comments(runtime)
     assert len(stored) == len(set(stored))  # none twice
