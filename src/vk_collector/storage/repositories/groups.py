@@ -165,12 +165,16 @@ class GroupRepository(Repository):
                 f"sort order must be asc or desc, got {sort_order!r}", ErrorCode.INVALID_INPUT
             )
         conditions = self._filters(search, status, upload_task_id)
-        total = await self._count(conditions)
         ordering = (column.asc() if sort_order == "asc" else column.desc()).nulls_last()
         tiebreak = Group.id.asc() if sort_order == "asc" else Group.id.desc()
-        query = select(Group).where(*conditions).order_by(ordering, tiebreak)
-        result = await self.session.scalars(query.limit(limit).offset(offset))
-        return Page([_record(group) for group in result], total, offset, limit)
+        query = (
+            select(Group, func.count().over().label("total"))  # the total with the page
+            .where(*conditions)
+            .order_by(ordering, tiebreak)
+        )
+        rows = (await self.session.execute(query.limit(limit).offset(offset))).all()
+        total = int(rows[0].total) if rows else await self._count(conditions)
+        return Page([_record(row[0]) for row in rows], total, offset, limit)
 
     @staticmethod
     def _filters(
