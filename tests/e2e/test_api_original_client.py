@@ -133,6 +133,9 @@ async def test_task_creation_details_and_start(api: Api) -> None:
     # TasksView list
     listed = _json(await api.client.get("/api/tasks?page=1&limit=20"), 200)
     assert listed["pagination"]["total"] == 2
+    assert listed["data"][0]["id"] == task_id  # newest first
+    everything = _json(await api.client.get("/api/tasks?page=1&limit=10000"), 200)
+    assert len(everything["data"]) == 2
 
 
 async def test_vk_collect_by_vk_ids_with_names(api: Api) -> None:

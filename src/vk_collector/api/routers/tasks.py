@@ -83,7 +83,7 @@ async def list_tasks(
     tasks: TasksDep,
     request_id: RequestId,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 20,  # the original allowed 10000
     status: TaskStatus | None = None,
     type: TaskType | None = None,
 ) -> PageEnvelope[TaskOut]:
