@@ -1,6 +1,11 @@
 """API latency while a collection runs, against the same API idle, in one run.
 
     python benchmarks/api_latency.py [--clients 50] [--requests 3000] [--seconds 20]
+    python benchmarks/api_latency.py --wrk [--clients 50] [--seconds 10]
+
+``--wrk`` measures throughput instead: ``vk-collector serve --no-workers`` against a
+minimal FastAPI app with one aiosqlite read, endpoint by endpoint, with ``wrk`` (see
+``wrk_baseline.py``), and prints requests/s and their ratio.
 
 Starts a private Valkey, the VK emulator in a child process (one user token at
 ``--rps`` requests/s, so a collection keeps working through the whole measurement) and
@@ -286,12 +291,22 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--requests", type=int, default=3000, help="per endpoint and phase")
     parser.add_argument("--seconds", type=float, default=20.0, help="per endpoint and phase")
     parser.add_argument("--rps", type=float, default=20.0, help="VK requests/s of the token")
+    parser.add_argument("--wrk", action="store_true", help="throughput against a minimal app")
+    parser.add_argument("--tasks", type=int, default=50, help="tasks stored for --wrk")
     return parser
 
 
 def main() -> int:
     args = parser().parse_args()
     configure("WARNING")
+    if args.wrk:
+        import wrk_baseline
+
+        with tempfile.TemporaryDirectory() as data_dir:
+            seconds = args.seconds if args.seconds != 20.0 else 10.0
+            found = wrk_baseline.compare(args.clients, seconds, args.tasks, Path(data_dir))
+        wrk_baseline.report(found, args.clients)
+        return 0
     try:
         results, state = run_benchmark(args)
     except NotMeasuredError as exc:

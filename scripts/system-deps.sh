@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the test suite uses: PostgreSQL 15 (a private server per test
-# session), Redis 7 (the second Redis target) and Chromium (the dashboard test).
+# session), Redis 7 (the second Redis target), Chromium (the dashboard test) and
+# Node.js with npm (the BullMQ interop tests; tests/fixtures_node.py runs npm ci).
 # Installs what is missing when run as root with apt; otherwise says what to install.
 set -euo pipefail
 
@@ -8,6 +9,8 @@ missing=()
 [ -x /usr/lib/postgresql/15/bin/pg_ctl ] || missing+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

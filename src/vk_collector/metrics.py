@@ -85,7 +85,8 @@ class Metrics:
         )
 
     def set_job_counts(self, counts: Mapping[str, Mapping[str, int]]) -> None:
-        """``counts``: ``{queue: {state: n}}`` (``QueueService.get_job_counts()["queues"]``)."""
+        """``counts``: ``{queue: {state: n}}``, i.e.
+        ``QueueService.get_job_counts_by_queue()["queues"]``."""
         for queue, states in counts.items():
             for state, value in states.items():
                 self.jobs.labels(queue, state).set(value)

@@ -5,6 +5,8 @@ Names people set most often have short names of their own: ``REDIS_URL``,
 under the ``VKC_`` prefix, one group per concern: ``VKC_DATA_DIR``, ``VKC_LOG_LEVEL``,
 ``VKC_VK_RPS_USER``, ``VKC_QUEUE_VK_COLLECT__ATTEMPTS`` and so on.  Build it once with
 :func:`load_settings` at start-up and pass it down; nothing reads the environment later.
+The original system's names (``DB_URL``, ``REDIS_HOST``, ``PORT``, ...) are read as
+aliases of ours by :func:`load_settings` (see :mod:`vk_collector.legacy_env`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from vk_collector.errors import ErrorCode, ValidationError
+from vk_collector.legacy_env import legacy_overrides, read_environment
 
 __all__ = [
     "ApiSettings",
@@ -220,6 +223,18 @@ class ApiSettings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="comma-separated origins allowed to call the API from a browser "
+        "(e.g. http://localhost:5173, or *); empty: same origin only",
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("key")
     @classmethod
@@ -290,8 +305,10 @@ def _variable_name(model: type[BaseSettings], loc: tuple[int | str, ...]) -> str
     return (prefix + "__".join(str(part) for part in loc)).upper()
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Read settings; a bad value raises ``ValidationError`` naming the variable."""
+def load_settings(*, legacy_env: bool = True, **overrides: Any) -> Settings:
+    """Read settings; a bad value raises ``ValidationError`` naming the variable.
+    ``legacy_env``: also read the original system's variable names (ours win; a pair
+    that disagrees is an error)."""
     groups: dict[str, type[BaseSettings]] = {
         "redis": RedisSettings,
         "database": DatabaseSettings,
@@ -301,12 +318,17 @@ def load_settings(**overrides: Any) -> Settings:
         "log": LogSettings,
     }
     values: dict[str, Any] = dict(overrides)
+    legacy: dict[str, dict[str, Any]] = {}
     problems: list[str] = []
+    if legacy_env:
+        legacy, problems = legacy_overrides(read_environment(_ENV_FILE))
+    for field, value in legacy.get("root", {}).items():
+        values.setdefault(field, value)
     for name, model in groups.items():
         if name in values:
             continue
         try:
-            values[name] = model()
+            values[name] = model(**legacy.get(name, {}))
         except PydanticValidationError as exc:
             for error in exc.errors():
                 problems.append(f"{_variable_name(model, error['loc'])}: {error['msg']}")

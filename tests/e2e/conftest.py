@@ -54,16 +54,30 @@ class Api:
         return body["data"]
 
     async def error(self, method: str, path: str, status: int, **kwargs: Any) -> dict[str, Any]:
-        """The ``error`` of a failed enveloped answer (asserts the envelope)."""
+        """``{code, message, details?}`` of a failed enveloped answer (asserts the
+        envelope: ``error`` is the message text, ``code`` and ``details`` beside it)."""
         response = await self.client.request(method, path, **kwargs)
         assert response.status_code == status, response.text
         body = response.json()
         assert body["success"] is False, body
-        assert set(body) == {"success", "error", "timestamp", "requestId"}
+        assert set(body) - {"details"} == {
+            "success",
+            "error",
+            "code",
+            "timestamp",
+            "requestId",
+            "executionTime",
+        }, body
         assert body["requestId"] == response.headers["x-request-id"]
-        assert body["error"]["code"]
-        assert body["error"]["message"]
-        error: dict[str, Any] = body["error"]
+        assert isinstance(body["error"], str), body
+        assert body["error"], body
+        assert isinstance(body["code"], str), body
+        assert body["code"], body
+        assert isinstance(body["executionTime"], int), body
+        assert body["executionTime"] >= 0
+        error = {"code": body["code"], "message": body["error"]}
+        if "details" in body:
+            error["details"] = body["details"]
         return error
 
 

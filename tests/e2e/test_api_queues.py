@@ -123,8 +123,8 @@ async def test_job_data_is_shown_without_tokens(api: Api) -> None:
 
 
 async def test_jobs_reject_bad_parameters(api: Api) -> None:
-    error = await api.error("GET", "/api/jobs", 422, params={"status": "sleeping"})
+    error = await api.error("GET", "/api/jobs", 400, params={"status": "sleeping"})
     assert error["message"].startswith("status")
     await api.error("GET", "/api/jobs", 404, params={"queue": "nope"})
-    await api.error("GET", "/api/jobs", 422, params={"start": 10, "end": 5})
-    await api.error("GET", "/api/jobs", 422, params={"start": -1})
+    await api.error("GET", "/api/jobs", 400, params={"start": 10, "end": 5})
+    await api.error("GET", "/api/jobs", 400, params={"start": -1})

@@ -72,7 +72,7 @@ async def test_results_bad_input(api: Api) -> None:
     task_id = await _task_with_results(api)
     await api.error("GET", "/api/results/999", 404)
     for params in ({"limit": 0}, {"limit": 1001}, {"offset": -1}, {"groupId": "x"}):
-        error = await api.error("GET", f"/api/results/{task_id}", 422, params=params)
+        error = await api.error("GET", f"/api/results/{task_id}", 400, params=params)
         assert next(iter(params)) in error["message"]
 
 
@@ -127,5 +127,5 @@ async def test_export_validates_task_and_format_before_streaming(api: Api) -> No
     task_id = await _task_with_results(api)
     error = await api.error("GET", "/api/results/999/export", 404, params={"format": "csv"})
     assert "999" in error["message"]
-    error = await api.error("GET", f"/api/results/{task_id}/export", 422, params={"format": "pdf"})
+    error = await api.error("GET", f"/api/results/{task_id}/export", 400, params={"format": "pdf"})
     assert error["message"].startswith("invalid request: format")

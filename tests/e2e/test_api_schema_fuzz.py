@@ -78,5 +78,5 @@ def test_api_conforms_to_its_schema(api_schema: schemathesis.BaseSchema) -> None
             failures.append(f"{operation.label}: {exc}")
     assert operations >= 20
     assert statuses.total() >= operations * 5, statuses
-    assert all(statuses[code] for code in (200, 404, 422)), statuses
+    assert all(statuses[code] for code in (200, 404, 400)), statuses
     assert not failures, "\n\n".join(failures)

@@ -166,6 +166,10 @@ def test_upload_collect_watch_and_export(api_server: ApiServer, page: Any, tmp_p
     commented = rows.filter(has=page.get_by_role("button", name=re.compile(r"^Show [1-9]"))).first
     commented.get_by_role("button", name=re.compile(r"^Show")).click()
     expect(page.locator("#results-table .detail-row:not([hidden]) .comment").first).to_be_visible()
+    # authors by name ("First Last" or the community's), not as bare ids
+    author = page.locator("#results-table .detail-row:not([hidden]) .comment-author").first
+    expect(author).not_to_have_text(re.compile(r"^id-?\d+$"))
+    expect(author).to_have_attribute("title", re.compile(r"^id-?\d+$"))
     page.get_by_role("button", name="Next page").last.click()
     expect(page.locator(".pager-info").last).to_have_text(
         f"11\u2013{summary['totalPosts']} of {summary['totalPosts']}"

@@ -40,7 +40,16 @@ POSTS = {
     (-3, 1): PostData(owner_id=-3, post_id=1, date=T0 + 3, text="unknown wall"),
 }
 COMMENTS = [
-    CommentData(owner_id=-1, comment_id=100, post_id=1, date=T0 + 10, from_id=7, text="top"),
+    CommentData(
+        owner_id=-1,
+        comment_id=100,
+        post_id=1,
+        date=T0 + 10,
+        from_id=7,
+        text="top",
+        author_id=7,
+        author_name="Иван Петров",
+    ),
     CommentData(
         owner_id=-1,
         comment_id=101,
@@ -55,8 +64,17 @@ COMMENTS = [
     CommentData(owner_id=-1, comment_id=102, post_id=1, date=T0 + 12, from_id=9, text=TRICKY),
     CommentData(owner_id=-2, comment_id=100, post_id=1, date=T0 + 13, from_id=7, text="same id"),
     CommentData(owner_id=-2, comment_id=105, post_id=1, date=T0 + 14, deleted=True),
-    CommentData(owner_id=-3, comment_id=1, post_id=1, date=T0 + 15, from_id=-5, text="x"),
-]
+    CommentData(
+        owner_id=-3,
+        comment_id=1,
+        post_id=1,
+        date=T0 + 15,
+        from_id=-5,
+        text="x",
+        author_id=-5,
+        author_name="A community",
+    ),
+]  # the others have no author columns, as comments stored before they existed
 GROUP_NAMES = {-1: "Новости", -2: "Second"}
 
 
@@ -91,6 +109,8 @@ def _expected(owners: set[int]) -> list[dict[str, Any]]:
                 "comment_id": c.comment_id,
                 "parent_comment_id": c.parent_comment_id,
                 "from_id": c.from_id,
+                "author_id": c.from_id if c.author_id is None else c.author_id,
+                "author_name": c.author_name,
                 "date": _iso(c.date),
                 "text": c.text,
                 "likes": c.likes,
@@ -160,11 +180,15 @@ async def test_json_document_streams_every_post(any_database: Database) -> None:
         "parent_comment_id": None,
         "reply_to_comment": None,
         "from_id": 9,
+        "author_id": 9,
+        "author_name": None,
         "date": _iso(T0 + 12),
         "text": TRICKY,
         "likes": 0,
         "deleted": False,
     }
+    named = next(c for c in comments if c["text"] == "top")
+    assert named["author_name"] == "Иван Петров"
 
 
 async def test_xlsx(any_database: Database, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from vk_collector.storage import (
+    CommentData,
     Database,
     current_revision,
     head_revision,
@@ -79,3 +80,38 @@ async def test_schema_diff_notices_drift(any_empty_database_url: str) -> None:
         await connection.execute(text("DROP INDEX ix_groups_status"))
     diff = await schema_diff(any_empty_database_url)
     assert [entry[0] for entry in diff] == ["add_index"]
+
+
+async def test_comments_stored_before_authors_keep_working(any_empty_database_url: str) -> None:
+    await migrate(any_empty_database_url, "0001")
+    async with Database(any_empty_database_url) as db, db.engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO posts (owner_id, post_id, text, date, likes, reposts,"
+                " comments_count, is_pinned, fetched_at, comments_done)"
+                " VALUES (-1, 10, '', 1, 0, 0, 0, false, '2026-01-01 00:00:00', false)"
+            )
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO comments (owner_id, comment_id, post_id, from_id, text, date,"
+                " likes, deleted, fetched_at)"
+                " VALUES (-1, 5, 10, 42, 'old', 1, 0, false, '2026-01-01 00:00:00')"
+            )
+        )
+    await migrate(any_empty_database_url)
+    assert await current_revision(any_empty_database_url) == head_revision()
+    async with Database(any_empty_database_url) as db, db.unit_of_work() as uow:
+        old = (await uow.comments.list_for_post(-1, 10)).items
+        assert [(c.from_id, c.author_id, c.author_name) for c in old] == [(42, None, None)]
+        await uow.comments.upsert_many(
+            [
+                CommentData(
+                    owner_id=-1, comment_id=5, post_id=10, date=1, from_id=42,
+                    author_id=42, author_name="Ivan Petrov",
+                )
+            ]
+        )  # fmt: skip
+        await uow.commit()
+        again = (await uow.comments.list_for_post(-1, 10)).items
+        assert [(c.author_id, c.author_name) for c in again] == [(42, "Ivan Petrov")]

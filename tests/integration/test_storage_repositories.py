@@ -113,6 +113,9 @@ async def test_group_listing_pages_sorts_and_filters(any_database: Database) -> 
         assert [g.vk_id for g in by_members.items] == [1, 2]
         invalid = await uow.groups.list(status=GroupStatus.INVALID)
         assert [g.vk_id for g in invalid.items] == [99]
+        assert invalid.total == 1
+        past_the_end = await uow.groups.list(page=5, limit=10, status=GroupStatus.VALID)
+        assert (past_the_end.items, past_the_end.total) == ([], 25)
         stats = await uow.groups.stats()
         assert (stats.total, stats.valid, stats.invalid, stats.duplicate) == (26, 25, 1, 0)
         with pytest.raises(ValidationError, match="cannot sort"):

@@ -152,3 +152,8 @@ async def test_list_filters_and_pages_newest_first(service: TaskService) -> None
     ]
     await service.delete(ids[1])
     assert (await service.list()).total == 5
+    second = await service.list(page=2, limit=3, type=TaskType.FETCH_COMMENTS)
+    assert [t.id for t in second.items] == [ids[0]]
+    assert second.total == 4
+    past_the_end = await service.list(page=9, limit=3)
+    assert (past_the_end.items, past_the_end.total) == ([], 5)

@@ -274,7 +274,28 @@ def test_named_encoding_overrides_a_wrong_guess() -> None:
     assert parse_groups_file(data, encoding="koi8-r").entries[0].raw == "club1 # тест"
 
 
-@pytest.mark.parametrize("name", ["latin-1", "utf-16", "ascii", "", "x" * 500])
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("iso-8859-1", "iso-8859-1"),
+        ("latin-1", "iso-8859-1"),
+        ("ascii", "ascii"),
+        ("US-ASCII", "ascii"),
+    ],
+)
+def test_the_original_clients_western_encodings(given: str, expected: str) -> None:
+    text = lines("club1 # café", "apiclub") if expected != "ascii" else lines("club1 # x", "a")
+    result = parse_groups_file(text.encode("latin-1"), encoding=given)
+    assert result.encoding == expected
+    assert result.entries[0].raw == text.splitlines()[0]
+
+
+def test_ascii_refuses_bytes_above_127() -> None:
+    error = file_error("club1 # café\n".encode("latin-1"), encoding="ascii")
+    assert error.code is ErrorCode.UNSUPPORTED_FILE
+
+
+@pytest.mark.parametrize("name", ["utf-16", "ebcdic", "", "x" * 500])
 def test_unknown_encoding_names_the_accepted_ones(name: str) -> None:
     error = file_error(b"apiclub\n", encoding=name)
     assert error.code is ErrorCode.INVALID_INPUT

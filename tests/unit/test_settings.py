@@ -13,7 +13,14 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None
     import os
 
     for name in list(os.environ):
-        if name.startswith(("VKC_", "VK_")) or name in {"REDIS_URL", "DATABASE_URL", "API_KEY"}:
+        if name.startswith(("VKC_", "VK_", "REDIS_")) or name in {
+            "DATABASE_URL",
+            "API_KEY",
+            "DB_URL",
+            "PORT",
+            "CORS_ORIGINS",
+            "MAX_FILE_SIZE",
+        }:
             monkeypatch.delenv(name)
     monkeypatch.chdir(str(tmp_path))  # no .env from the working tree
 

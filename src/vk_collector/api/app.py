@@ -16,6 +16,7 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from vk_collector import __version__
 from vk_collector.api import metrics as metrics_routes
@@ -23,7 +24,16 @@ from vk_collector.api.dashboard import mount_dashboard
 from vk_collector.api.envelope import ErrorEnvelope
 from vk_collector.api.errors import install_error_handlers
 from vk_collector.api.middleware import RequestContextMiddleware
-from vk_collector.api.routers import events, groups, health, queues, results, tasks
+from vk_collector.api.routers import (
+    compat_groups,
+    compat_tasks,
+    events,
+    groups,
+    health,
+    queues,
+    results,
+    tasks,
+)
 from vk_collector.bootstrap import Runtime
 from vk_collector.metrics import Metrics, install, uninstall
 from vk_collector.settings import Settings
@@ -35,14 +45,13 @@ log = structlog.get_logger(__name__)
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorEnvelope, "description": description}
     for status, description in {
-        400: "Bad request",
+        400: "Invalid parameters or body (the message names the field)",
         401: "API key missing or wrong",
         404: "Unknown id or endpoint",
         405: "Method not allowed",
         409: "Conflicts with the current state",
         413: "Upload too large",
         415: "Wrong content type",
-        422: "Invalid parameters or body (the message names the field)",
         500: "A bug (logged with the request id)",
         502: "VK API failure",
         503: "Redis or the database is unavailable",
@@ -92,7 +101,8 @@ def create_app(
         description=(
             "Collects VK communities, their recent posts and every comment through a job "
             "queue.  Every JSON answer is an envelope {success, data, message?, timestamp, "
-            "requestId}; errors are {success: false, error: {code, message, details?}}."
+            'requestId, executionTime}; errors are {success: false, error: "<message>", code, '
+            "details?}."
         ),
         lifespan=lifespan,
         responses=_ERRORS,
@@ -103,14 +113,31 @@ def create_app(
     app.state.sse_ping_s = sse_ping_s
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
+    origins = list(settings.api.cors_origins)
+    if origins:  # a web client on another origin (the original's ran on :5173)
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_credentials="*" not in origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID", "Content-Disposition", "Retry-After"],
+            max_age=600,
+        )
     for router in (
         health.router,
+        compat_groups.router,  # /batch and /all before /api/groups/{group_id}
+        compat_groups.stats_router,
         groups.router,
         groups.stats_router,
         tasks.router,
         events.router,
         results.router,
         queues.router,
+        compat_tasks.tasks_router,
+        compat_tasks.vk_router,
+        compat_tasks.collect_router,
+        compat_tasks.comments_router,
         metrics_routes.router,
     ):
         app.include_router(router)

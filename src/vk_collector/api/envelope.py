@@ -1,18 +1,24 @@
 """The response envelope every JSON answer uses, as in the original API.
 
-Success: ``{success: true, data, message?, timestamp, requestId}``; a page of a list
-adds ``pagination: {page, limit, total, totalPages, hasNext, hasPrev}``.  Failure:
-``{success: false, error: {code, message, details?}, timestamp, requestId}``.
+Success: ``{success: true, data, message?, timestamp, requestId, executionTime}``; a
+page of a list adds ``pagination: {page, limit, total, totalPages, hasNext, hasPrev}``.
+Failure: ``{success: false, error: "<message>", code, details?, timestamp, requestId,
+executionTime}``: ``error`` is the human-readable text (the original web client shows
+``data.error || data.message``), ``code`` the machine-readable reason.
+``executionTime`` is the milliseconds since the request entered the app (see
+:func:`request_started`); it is absent outside a request.
 Field names are camelCase on the wire; Python code uses snake_case.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from vk_collector.storage import Page
@@ -20,17 +26,32 @@ from vk_collector.storage import Page
 __all__ = [
     "ApiModel",
     "Envelope",
-    "ErrorBody",
     "ErrorEnvelope",
     "PageEnvelope",
     "Pagination",
     "envelope",
     "error_envelope",
     "page_envelope",
+    "request_started",
     "utc_now",
 ]
 
 T = TypeVar("T")
+
+_STARTED: ContextVar[float | None] = ContextVar("vk_collector_request_started", default=None)
+
+
+def request_started() -> None:
+    """Mark now as the start of the current request (the request middleware calls it)."""
+    _STARTED.set(time.perf_counter())
+
+
+def execution_time_ms() -> int | None:
+    """Whole milliseconds since :func:`request_started` in this context, or None."""
+    started = _STARTED.get()
+    if started is None:
+        return None
+    return max(0, round((time.perf_counter() - started) * 1000))
 
 
 def utc_now() -> str:
@@ -49,6 +70,7 @@ class Envelope(ApiModel, Generic[T]):
     message: str | None = None
     timestamp: str
     request_id: str
+    execution_time: int | None = Field(default_factory=execution_time_ms)
 
 
 class Pagination(ApiModel):
@@ -67,19 +89,17 @@ class PageEnvelope(ApiModel, Generic[T]):
     message: str | None = None
     timestamp: str
     request_id: str
-
-
-class ErrorBody(ApiModel):
-    code: str
-    message: str
-    details: dict[str, Any] | None = None
+    execution_time: int | None = Field(default_factory=execution_time_ms)
 
 
 class ErrorEnvelope(ApiModel):
     success: bool = False
-    error: ErrorBody
+    error: str = Field(description="What went wrong, for a person to read")
+    code: str = Field(description="Machine-readable reason, e.g. NOT_FOUND, INVALID_INPUT")
+    details: dict[str, Any] | None = None
     timestamp: str
     request_id: str
+    execution_time: int | None = Field(default_factory=execution_time_ms)
 
 
 def envelope(data: T, request_id: str, message: str | None = None) -> Envelope[T]:
@@ -107,7 +127,9 @@ def error_envelope(
 ) -> dict[str, Any]:
     """The error envelope as JSON-ready data (exception handlers answer with it)."""
     body = ErrorEnvelope(
-        error=ErrorBody(code=code, message=message, details=details or None),
+        error=message,
+        code=code,
+        details=details or None,
         timestamp=utc_now(),
         request_id=request_id,
     )

@@ -6,13 +6,17 @@ error                                    status
 ValidationError NOT_FOUND                404
 ValidationError FILE_TOO_LARGE           413
 ValidationError UNSUPPORTED_FILE         415
-ValidationError INVALID_INPUT / other    422 / 400
+ValidationError INVALID_INPUT / other    400
 QueueError JOB_NOT_FOUND, QUEUE_NOT_FOUND  404
 QueueError RETRY/REMOVE_JOB_FAILED       409
 QueueError (Redis trouble), Redis, DB    503
 VkApiError                               502
-request validation (FastAPI)             422, naming the field
+request validation (FastAPI)             400, naming the field
 =======================================  ======
+
+Invalid input answers 400, not FastAPI's usual 422, because the original system (and
+its web client) answered 400; the body names every offending field in
+``details.fields``.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ _VALIDATION_STATUS = {
     ErrorCode.CONFLICT: 409,
     ErrorCode.FILE_TOO_LARGE: 413,
     ErrorCode.UNSUPPORTED_FILE: 415,
-    ErrorCode.INVALID_INPUT: 422,
+    ErrorCode.INVALID_INPUT: 400,
     ErrorCode.INVALID_SETTINGS: 400,
 }
 _QUEUE_STATUS = {
@@ -149,7 +153,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_invalid_request(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         message, problems = _describe(list(exc.errors()))
-        return _respond(request, 422, "INVALID_INPUT", message, {"fields": problems})
+        return _respond(request, 400, "INVALID_INPUT", message, {"fields": problems})
 
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)

@@ -90,7 +90,7 @@ class QueueEventMetrics:
 )
 async def metrics(metrics: MetricsDep, queue: QueueDep, db: DbDep) -> Response:
     try:
-        counts = await queue.get_job_counts()
+        counts = await queue.get_job_counts_by_queue()
         metrics.set_job_counts(counts["queues"])
     except VkCollectorError as exc:
         log.warning("metrics.job_counts_failed", error=exc.message)

@@ -19,7 +19,7 @@ from typing import Any
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from vk_collector.api.envelope import error_envelope
+from vk_collector.api.envelope import error_envelope, request_started
 from vk_collector.redaction import redact
 
 __all__ = ["REQUEST_ID_HEADER", "RequestContextMiddleware"]
@@ -48,6 +48,7 @@ class RequestContextMiddleware:
             return
         request_id = _incoming_id(scope) or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        request_started()
         started = False
 
         async def send_with_id(message: Message) -> None:

@@ -48,6 +48,19 @@ class TaskOut(ApiModel):
     updated_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    # the original system's task fields, derived from ours
+    completed_at: datetime | None = None
+    error: str | None = None
+    execution_time: int | None = None
+    groups: list[int] = []
+    priority: int = 0
+
+
+def _execution_ms(task: TaskRecord) -> int | None:
+    """Milliseconds from the first start to the end; None until the task ends."""
+    if task.started_at is None or task.finished_at is None:
+        return None
+    return max(0, round((task.finished_at - task.started_at).total_seconds() * 1000))
 
 
 def _as_int(value: Any) -> int:
@@ -89,4 +102,8 @@ def task_out(task: TaskRecord) -> TaskOut:
         updated_at=task.updated_at,
         started_at=task.started_at,
         finished_at=task.finished_at,
+        completed_at=task.finished_at if task.status is TaskStatus.COMPLETED else None,
+        error=None if task.error_message is None else redact(task.error_message),
+        execution_time=_execution_ms(task),
+        groups=[g for g in task.parameters.get("groups") or [] if isinstance(g, int)],
     )

@@ -157,7 +157,7 @@ def _with_job(action: str, job_id: str) -> dict[str, Any] | None:
                 await runtime.queue.retry_job(job_id)
                 return None
             if action == "remove":
-                await runtime.queue.remove_job(job_id)
+                await runtime.queue.remove_job_or_raise(job_id)
                 return None
             job = await runtime.queue.get_job(job_id)
             if job is None:

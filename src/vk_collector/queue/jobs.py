@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer
 from pydantic.alias_generators import to_camel
 
 __all__ = [
@@ -83,9 +83,16 @@ class VkCollectJobData(WireModel):
 
 
 class CurrentGroup(WireModel):
+    """``vkId`` is a string on the wire, as the original worker sent it (``String(vkId)``);
+    a number is read too."""
+
     vk_id: int
     name: str
     progress: int = Field(ge=0, le=100)
+
+    @field_serializer("vk_id")
+    def _vk_id_as_text(self, value: int) -> str:
+        return str(value)
 
 
 class VkCollectStats(WireModel):
@@ -103,9 +110,15 @@ class VkCollectProgress(WireModel):
 
 
 class GroupError(WireModel):
+    """``groupId`` is the community's VK id as a string on the wire (the original's)."""
+
     group_id: int
     error: str
     timestamp: str = Field(default_factory=utc_now_iso)
+
+    @field_serializer("group_id")
+    def _group_id_as_text(self, value: int) -> str:
+        return str(value)
 
 
 class VkCollectResult(WireModel):

@@ -4,6 +4,11 @@ The constructor does no I/O.  ``initialize()`` (idempotent) creates queues,
 QueueEvents and workers through :class:`QueueInitHandler` and hands the resulting
 resources to the job, control and monitoring handlers.  Calling anything else
 before it raises ``QueueError(NOT_INITIALIZED)``.
+
+The seed's contract is kept where it was specified: ``get_job_counts()`` is flat
+``{waiting, active, completed, failed}`` over all queues, ``remove_job`` of a missing
+job logs a warning, ``get_queue_events()`` without a name is vk-collect's.  The richer
+forms sit beside them: :meth:`get_job_counts_by_queue` and :meth:`remove_job_or_raise`.
 """
 
 from __future__ import annotations
@@ -11,11 +16,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import structlog
 from bullmq import Job, QueueEvents
 from pydantic import BaseModel
 
 from vk_collector.errors import ErrorCode, QueueError
-from vk_collector.queue.config import QueueConfig, queue_configs
+from vk_collector.queue.config import QueueConfig, QueueName, queue_configs
 from vk_collector.queue.control_handler import QueueControlHandler
 from vk_collector.queue.health import HealthCheckResult
 from vk_collector.queue.init_handler import QueueInitHandler
@@ -25,7 +31,12 @@ from vk_collector.queue.monitoring_handler import QueueMonitoringHandler
 from vk_collector.settings import Settings
 from vk_collector.workers.base import BaseWorker
 
-__all__ = ["QueueService"]
+__all__ = ["SEED_COUNT_STATES", "QueueService"]
+
+log = structlog.get_logger(__name__)
+
+SEED_COUNT_STATES = ("waiting", "active", "completed", "failed")
+"""The states of the seed's flat ``get_job_counts()``."""
 
 
 class QueueService:
@@ -113,7 +124,21 @@ class QueueService:
     ) -> list[Job]:
         return await self._ready()[0].get_jobs(status, queue_name, start, end)
 
-    async def remove_job(self, job_id: str) -> None:
+    async def remove_job(self, job_id: str) -> bool:
+        """Remove a job (the seed's contract): a missing one is logged as a warning and
+        gives False; one that cannot be removed (locked by a worker) still raises
+        ``REMOVE_JOB_FAILED``."""
+        try:
+            await self._ready()[0].remove_job(job_id)
+        except QueueError as exc:
+            if exc.code is not ErrorCode.JOB_NOT_FOUND:
+                raise
+            log.warning("job.remove_missing", job_id=job_id)
+            return False
+        return True
+
+    async def remove_job_or_raise(self, job_id: str) -> None:
+        """Remove a job; ``JOB_NOT_FOUND`` when absent (the API answers 404 with it)."""
         await self._ready()[0].remove_job(job_id)
 
     async def retry_job(self, job_id: str) -> None:
@@ -133,12 +158,21 @@ class QueueService:
     async def resume_workers(self) -> int:
         return await self._ready()[1].resume_workers()
 
-    def get_queue_events(self, queue_name: str) -> QueueEvents:
-        return self._ready()[1].get_queue_events(queue_name)
+    def get_queue_events(self, queue_name: str | None = None) -> QueueEvents:
+        """The queue's events; without a name, vk-collect's (the seed's default)."""
+        return self._ready()[1].get_queue_events(queue_name or QueueName.VK_COLLECT.value)
 
     # --- monitoring -----------------------------------------------------------------
 
-    async def get_job_counts(self) -> dict[str, Any]:
+    async def get_job_counts(self) -> dict[str, int]:
+        """The seed's flat counts summed over every queue: ``{waiting, active,
+        completed, failed}`` as BullMQ reports them (delayed, paused and prioritized
+        jobs are only in :meth:`get_job_counts_by_queue`)."""
+        total = (await self.get_job_counts_by_queue())["total"]
+        return {state: int(total.get(state, 0)) for state in SEED_COUNT_STATES}
+
+    async def get_job_counts_by_queue(self) -> dict[str, Any]:
+        """``{"queues": {name: {state: n}}, "total": {state: n}}`` over every state."""
         return await self._ready()[2].get_job_counts()
 
     async def get_queue_stats(self, queue_name: str) -> dict[str, Any]:

@@ -41,6 +41,8 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     "comment_id",
     "parent_comment_id",
     "from_id",
+    "author_id",
+    "author_name",
     "date",
     "text",
     "likes",
@@ -49,7 +51,22 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     "post_url",
 )
 CommentTuple = tuple[
-    int, str | None, int, str, str, int, int | None, int, str, str, int, bool, int | None, str
+    int,
+    str | None,
+    int,
+    str,
+    str,
+    int,
+    int | None,
+    int,
+    int,
+    str | None,
+    str,
+    str,
+    int,
+    bool,
+    int | None,
+    str,
 ]
 
 _Query = Select[*tuple[Any, ...]]
@@ -131,6 +148,8 @@ def _comments_query(task_id: int) -> _Query:
             Comment.parent_comment_id,
             Comment.reply_to_comment,
             Comment.from_id,
+            Comment.author_id,
+            Comment.author_name,
             Comment.date,
             Comment.text,
             Comment.likes,
@@ -164,6 +183,8 @@ async def comment_tuples(
             parent,
             reply_to,
             from_id,
+            author_id,
+            author_name,
             date,
             text,
             likes,
@@ -181,6 +202,8 @@ async def comment_tuples(
             comment_id,
             parent,
             from_id,
+            from_id if author_id is None else author_id,  # rows stored before authors
+            author_name,
             _iso(date),
             text,
             likes,

@@ -61,6 +61,8 @@ COMMENT_FIELDS: tuple[str, ...] = (
     "parent_comment_id",
     "reply_to_comment",
     "from_id",
+    "author_id",
+    "author_name",
     "date",
     "text",
     "likes",
@@ -71,7 +73,7 @@ _DELETED = EXPORT_COLUMNS.index("deleted")
 _COMMENT_VALUES = operator.itemgetter(*(EXPORT_COLUMNS.index(f) for f in COMMENT_FIELDS))
 _XLSX_MAX_ROWS = 1_048_576
 _XLSX_BATCH_ROWS = 1000
-_XLSX_WIDTHS = {"group_name": 24, "post_text": 50, "text": 60, "post_url": 36}
+_XLSX_WIDTHS = {"author_name": 24, "group_name": 24, "post_text": 50, "text": 60, "post_url": 36}
 
 
 class ExportFormat(StrEnum):

@@ -166,6 +166,10 @@ class CommentData:
     deleted: bool = False
     parent_comment_id: int | None = None
     reply_to_comment: int | None = None
+    author_id: int | None = None
+    """The author's VK id (users positive, communities negative); the original's column."""
+    author_name: str | None = None
+    """"First Last" or the community's name; None when VK did not name the author."""
 
     @classmethod
     def from_vk(
@@ -198,6 +202,8 @@ class CommentData:
             deleted=bool(item.get("deleted")),
             parent_comment_id=parent,
             reply_to_comment=None if reply_to is None else int(reply_to),
+            author_id=int(item.get("from_id") or 0),
+            author_name=item.get("author_name") or None,
         )
 
 
@@ -301,6 +307,9 @@ class CommentRecord:
     likes: int
     deleted: bool
     fetched_at: datetime
+    author_id: int | None = None
+    """None for comments stored before authors were (read ``from_id`` instead)."""
+    author_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

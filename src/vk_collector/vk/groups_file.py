@@ -16,7 +16,8 @@ or bytes the named encoding cannot decode; ``INVALID_INPUT`` for an empty file, 
 no identifier lines, or an unknown encoding name.  A file whose lines are all invalid is
 *not* an error here: it parses with no identifiers and every line in ``errors``.
 
-Encodings: UTF-8 (a BOM is dropped), Windows-1251 and KOI8-R.  Without a name, valid
+Encodings: UTF-8 (a BOM is dropped), Windows-1251, KOI8-R, ISO-8859-1 and ASCII (the
+last two offered by the original system's web client).  Without a name, valid
 UTF-8 wins; otherwise both Cyrillic code pages are decoded and the one whose text reads
 more like Russian (common letter pairs, sane letter case, no stray symbols) is used.
 charset-normalizer is not used: it names Big5 or Shift-JIS for short Cyrillic comments.
@@ -46,7 +47,7 @@ __all__ = [
 ]
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
-SUPPORTED_ENCODINGS = ("utf-8", "windows-1251", "koi8-r")
+SUPPORTED_ENCODINGS = ("utf-8", "windows-1251", "koi8-r", "iso-8859-1", "ascii")
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,8 +295,16 @@ _ENCODING_ALIASES = {
         "windows-1251",
     ),
     **dict.fromkeys(("koi8-r", "koi8r", "koi8"), "koi8-r"),
+    **dict.fromkeys(("iso-8859-1", "iso8859-1", "latin-1", "latin1"), "iso-8859-1"),
+    **dict.fromkeys(("ascii", "us-ascii"), "ascii"),
 }
-_CODECS = {"utf-8": "utf-8-sig", "windows-1251": "cp1251", "koi8-r": "koi8-r"}
+_CODECS = {
+    "utf-8": "utf-8-sig",
+    "windows-1251": "cp1251",
+    "koi8-r": "koi8-r",
+    "iso-8859-1": "latin-1",
+    "ascii": "ascii",
+}
 _UTF8_BOM = b"\xef\xbb\xbf"
 
 

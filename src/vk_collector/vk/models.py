@@ -124,6 +124,9 @@ class Comment(_VkModel):
     thread: CommentThread | None = None
     parent_id: int | None = None
     """Top-level comment this reply belongs to (set by the collector); None at top level."""
+    author_name: str | None = None
+    """"First Last" of a user author, a community author's name (set by the collector
+    from the page's ``profiles``/``groups``); None when VK did not name the author."""
 
     @property
     def thread_count(self) -> int:
@@ -135,11 +138,31 @@ class WallPage(_VkModel):
     items: list[Post]
 
 
+class Profile(_VkModel):
+    id: int
+    first_name: str = ""
+    last_name: str = ""
+
+
 class CommentsPage(_VkModel):
     count: int
     items: list[Comment]
     current_level_count: int | None = None
     can_post: bool | None = None
+    profiles: list[Profile] = Field(default_factory=list)
+    """Authors of the page's comments (``extended=1``)."""
+    groups: list[Group] = Field(default_factory=list)
+    """Community authors of the page's comments (``extended=1``)."""
+
+    def author_names(self) -> dict[int, str]:
+        """``from_id`` -> display name: users positive, communities negative."""
+        names = {
+            p.id: f"{p.first_name} {p.last_name}".strip()
+            for p in self.profiles
+            if p.first_name or p.last_name
+        }
+        names.update({-g.id: g.name for g in self.groups if g.name})
+        return names
 
     @property
     def level_count(self) -> int:

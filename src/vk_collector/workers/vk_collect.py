@@ -72,7 +72,12 @@ def comment_data(comment: Comment, owner_id: int, post_id: int) -> CommentData:
         deleted=bool(comment.deleted),
         parent_comment_id=comment.parent_id,
         reply_to_comment=comment.reply_to_comment,
+        author_id=comment.from_id,
+        author_name=comment.author_name,
     )
+
+
+_FINAL_STAGES = {"saving_data": 95, "completing": 100}
 
 
 class _Run:
@@ -104,7 +109,8 @@ class _Run:
         force: bool = False,
     ) -> None:
         total = max(1, len(self.groups))
-        percentage = round(90 * (index + group_progress) / total)
+        # the original's scale: 0-90 over the communities, 95 saving, 100 completing
+        percentage = _FINAL_STAGES.get(stage, round(90 * (index + group_progress) / total))
         current = (
             CurrentGroup(vk_id=group.vk_id, name=group.name, progress=round(group_progress * 100))
             if group is not None

@@ -35,7 +35,7 @@ async def runtime(
 
 async def assert_nothing_changed(runtime: Runtime) -> None:
     assert (await runtime.tasks.list()).total == 0
-    counts = await runtime.queue.get_job_counts()
+    counts = await runtime.queue.get_job_counts_by_queue()
     assert sum(counts["total"].values()) == 0, counts
     async with runtime.db.unit_of_work(read_only=True) as uow:
         assert (await uow.groups.list(page=1, limit=10)).items == []
@@ -96,7 +96,7 @@ async def test_exactly_ten_megabytes_is_accepted(runtime: Runtime) -> None:
     assert len(data) == MAX_BYTES
     upload = await runtime.pipelines.upload_groups(data, max_bytes=MAX_BYTES)
     assert [str(ref) for ref in upload.parsed.identifiers] == ["1"]
-    counts = await runtime.queue.get_job_counts()
+    counts = await runtime.queue.get_job_counts_by_queue()
     assert counts["queues"]["process-groups"]["waiting"] == 1
 
 
@@ -165,5 +165,5 @@ async def test_collect_with_a_bad_limit_is_refused_and_creates_nothing(
     for word in words:
         assert word in err.value.message, err.value.message
     assert (await runtime.tasks.list()).total == 0
-    counts = await runtime.queue.get_job_counts()
+    counts = await runtime.queue.get_job_counts_by_queue()
     assert sum(counts["total"].values()) == 0, counts

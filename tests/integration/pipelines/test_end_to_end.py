@@ -72,13 +72,35 @@ async def test_upload_then_collect_stores_exactly_what_vk_serves(
     assert done.status is TaskStatus.COMPLETED, done.error_message
     assert done.progress == 100
     assert done.result is not None
-    assert [e["groupId"] for e in done.result["errors"]] == [6]  # closed wall, recorded
+    assert [e["groupId"] for e in done.result["errors"]] == ["6"]  # closed wall, recorded
     posts, comments = expected_comments(emulator.dataset, [1, 2, 3, 4, 5], limit=4)
     stored = await stored_comments(runtime)
     assert len(stored) == len(set(stored))  # none twice
     assert set(stored) == comments  # none missing, none extra
     assert done.result["commentsCollected"] == len(comments)
     assert done.result["postsProcessed"] == len(posts)
+    await _authors_are_named_as_vk_names_them(runtime, emulator)
+
+
+async def _authors_are_named_as_vk_names_them(runtime: Runtime, emulator: EmulatorServer) -> None:
+    """extended=1 pages name every author: a user "First Last", a community its name."""
+    async with runtime.db.unit_of_work(read_only=True) as uow:
+        rows = (
+            await uow.session.execute(
+                text("SELECT from_id, author_id, author_name FROM comments WHERE deleted = false")
+            )
+        ).all()
+    authors = {(r[0], r[1], r[2]) for r in rows if r[0] != 0}
+    assert any(from_id > 0 for from_id, _, _ in authors)  # users among the authors
+    for from_id, author_id, name in authors:
+        assert author_id == from_id
+        if from_id > 0:
+            profile = emulator.dataset.profile(from_id)
+            assert name == f"{profile.first_name} {profile.last_name}"
+        else:
+            group = emulator.dataset.find_group(-from_id)
+            assert group is not None
+            assert name == group.name
 
 
 async def test_uploading_the_same_file_twice_counts_everything_as_duplicate(

@@ -125,8 +125,8 @@ def assert_same_data(run: Stored, reference: Stored, emulator: EmulatorServer) -
     assert sorted(run.comments) == sorted(reference.comments)
     for key in ("commentsCollected", "postsProcessed", "groupsProcessed", "success"):
         assert run.result[key] == reference.result[key], key
-    assert sorted(e["groupId"] for e in run.result["errors"]) == FAILING_GROUPS
-    assert sorted(e["groupId"] for e in reference.result["errors"]) == FAILING_GROUPS
+    assert sorted(int(e["groupId"]) for e in run.result["errors"]) == FAILING_GROUPS
+    assert sorted(int(e["groupId"]) for e in reference.result["errors"]) == FAILING_GROUPS
 
 
 # --- transient faults --------------------------------------------------------------

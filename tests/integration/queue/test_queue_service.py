@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import io
+import json
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -73,7 +75,7 @@ async def test_the_same_task_added_twice_gives_one_job(service: QueueService) ->
     second = await service.add_process_groups_job(groups_job("b"), 11)
 
     assert first.id == second.id == "process-groups-11"
-    counts = await service.get_job_counts()
+    counts = await service.get_job_counts_by_queue()
     waiting = counts["queues"][PG]["waiting"] + counts["queues"][PG]["paused"]
     assert waiting == 1
     job = await service.get_job("process-groups-11")
@@ -105,8 +107,14 @@ async def test_invalid_job_data_enqueues_nothing(service: QueueService) -> None:
     with pytest.raises(ValidationError, match="taskId"):
         await service.add_vk_collect_job({}, 0)
 
-    counts = await service.get_job_counts()
+    counts = await service.get_job_counts_by_queue()
     assert sum(counts["total"].values()) == 0
+    assert await service.get_job_counts() == {
+        "waiting": 0,
+        "active": 0,
+        "completed": 0,
+        "failed": 0,
+    }
 
 
 async def test_a_paused_queue_keeps_its_jobs_until_resumed(
@@ -173,16 +181,40 @@ async def test_retry_and_remove_of_an_unknown_job_say_not_found(service: QueueSe
         await service.retry_job("nope")
     assert retry.value.code is ErrorCode.JOB_NOT_FOUND
     with pytest.raises(QueueError) as remove:
-        await service.remove_job("nope")
+        await service.remove_job_or_raise("nope")
     assert remove.value.code is ErrorCode.JOB_NOT_FOUND
     assert await service.get_job("nope") is None
+
+
+async def test_the_seeds_remove_job_warns_about_a_missing_job(
+    service: QueueService, log_capture: Callable[[str], io.StringIO]
+) -> None:
+    stream = log_capture("json")
+    assert await service.remove_job("nope") is False
+    lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+    missing = [line for line in lines if line.get("event") == "job.remove_missing"]
+    assert missing, lines
+    assert missing[0]["job_id"] == "nope"
+    assert missing[0]["level"] == "warning"
+
+
+async def test_the_seeds_flat_counts_and_default_queue_events(service: QueueService) -> None:
+    await service.add_vk_collect_job({"metadata": {"options": {}}}, 61)  # delayed 2 s
+    await service.pause_queue(PG)
+    await service.add_process_groups_job(groups_job("x"), 62)
+    by_queue = await service.get_job_counts_by_queue()
+    assert by_queue["queues"]["vk-collect"]["delayed"] == 1
+    flat = await service.get_job_counts()
+    assert set(flat) == {"waiting", "active", "completed", "failed"}
+    assert flat == {state: by_queue["total"][state] for state in flat}
+    assert service.get_queue_events() is service.get_queue_events("vk-collect")
 
 
 async def test_remove_job_deletes_it(service: QueueService) -> None:
     await service.pause_queue(PG)
     job = await service.add_process_groups_job(groups_job("x"), 51)
 
-    await service.remove_job(job.id)
+    assert await service.remove_job(job.id) is True
 
     assert await service.get_job(job.id) is None
 
@@ -209,7 +241,7 @@ async def test_initialize_is_idempotent(service: QueueService) -> None:
     await service.initialize()
     await service.initialize()
     assert service.is_ready()
-    counts = await service.get_job_counts()
+    counts = await service.get_job_counts_by_queue()
     assert set(counts["queues"]) == {"vk-collect", "process-groups"}
 
 

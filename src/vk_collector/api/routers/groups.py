@@ -52,10 +52,38 @@ _SORT_FIELDS = {
     "status": "status",
     "createdAt": "created_at",
     "updatedAt": "updated_at",
+    # the original system's spellings (its web client sends uploaded_at and uploadedAt)
+    "uploadedAt": "created_at",
+    "uploaded_at": "created_at",
+    "members_count": "members_count",
+    "vk_id": "vk_id",
+    "groupId": "vk_id",
+    "lastCheckedAt": "updated_at",
 }
 SortBy = Literal[
-    "id", "vkId", "name", "screenName", "membersCount", "status", "createdAt", "updatedAt"
+    "id",
+    "vkId",
+    "name",
+    "screenName",
+    "membersCount",
+    "status",
+    "createdAt",
+    "updatedAt",
+    "uploadedAt",
+    "uploaded_at",
+    "members_count",
+    "vk_id",
+    "groupId",
+    "lastCheckedAt",
 ]
+StatusFilter = Literal["all", "valid", "invalid", "duplicate", "active", "inactive", "pending"]
+_STATUS_ALIASES = {  # the original's filter names for the stored statuses
+    "active": GroupStatus.VALID,
+    "inactive": GroupStatus.INVALID,
+    "pending": GroupStatus.DUPLICATE,
+}
+MAX_PAGE_SIZE = 10_000
+"""The original web client loads every group for its selection dialog with limit=10000."""
 
 
 class GroupOut(ApiModel):
@@ -71,6 +99,8 @@ class GroupOut(ApiModel):
     type: str | None
     status: GroupStatus
     upload_task_id: int | None
+    task_id: int | None = Field(description="The original's name for uploadTaskId")
+    uploaded_at: datetime = Field(description="When the group was first stored")
     created_at: datetime
     updated_at: datetime
 
@@ -89,6 +119,8 @@ def group_out(group: GroupRecord) -> GroupOut:
         type=group.type,
         status=group.status,
         upload_task_id=group.upload_task_id,
+        task_id=group.upload_task_id,
+        uploaded_at=group.created_at,
         created_at=group.created_at,
         updated_at=group.updated_at,
     )
@@ -112,7 +144,8 @@ class UploadStatusOut(ApiModel):
     progress: Progress
     stage: str | None
     stats: dict[str, Any]
-    errors: list[dict[str, Any]]
+    errors: list[str] = Field(description='One line per error: "<identifier>: <reason>"')
+    error_details: list[dict[str, Any]] = Field(description="The same errors as objects")
     error_message: str | None
     result: dict[str, Any] | None
 
@@ -238,6 +271,15 @@ async def upload_groups(
     return envelope(out, request_id, f"{len(parsed.identifiers)} communities queued for resolution")
 
 
+def _error_line(error: Any) -> str:
+    """An upload error as the original's one line of text (its client shows strings)."""
+    if not isinstance(error, dict):
+        return str(error)
+    subject = error.get("identifier") or error.get("groupId") or error.get("line")
+    reason = error.get("error") or error.get("message") or "failed"
+    return f"{subject}: {reason}" if subject not in (None, "") else str(reason)
+
+
 @router.get(
     "/upload/{task_id}/status",
     response_model=Envelope[UploadStatusOut],
@@ -252,13 +294,15 @@ async def upload_status(
             f"task {task_id} is a {task.type.value} task, not an upload; see /api/tasks/{task_id}",
             ErrorCode.NOT_FOUND,
         )
+    details = redact_value(list(task.errors or []))
     out = UploadStatusOut(
         task_id=task.id,
         status=task.status,
         progress=progress_of(task),
         stage=task.stage,
         stats=redact_value(task.stats or {}),
-        errors=redact_value(list(task.errors or [])),
+        errors=[_error_line(error) for error in details],
+        error_details=details,
         error_message=task.error_message,
         result=redact_value(task.result),
     )
@@ -270,20 +314,26 @@ async def list_groups(
     db: DbDep,
     request_id: RequestId,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 20,
-    search: Annotated[str | None, Query(max_length=200, description="Name or screen name")] = None,
-    status: Annotated[GroupStatus | Literal["all"], Query()] = "all",
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
+    search: Annotated[
+        str | None,
+        Query(max_length=200, description="Part of the name or screen name, or an exact id"),
+    ] = None,
+    status: Annotated[
+        StatusFilter, Query(description="active/inactive/pending = valid/invalid/duplicate")
+    ] = "all",
     sort_by: Annotated[SortBy, Query(alias="sortBy")] = "id",
-    sort_order: Annotated[Literal["asc", "desc"], Query(alias="sortOrder")] = "asc",
+    sort_order: Annotated[Literal["asc", "desc", "ASC", "DESC"], Query(alias="sortOrder")] = "asc",
 ) -> PageEnvelope[GroupOut]:
+    wanted = None if status == "all" else _STATUS_ALIASES.get(status) or GroupStatus(status)
     async with db.unit_of_work(read_only=True) as uow:
         found = await uow.groups.list(
             page=page,
             limit=limit,
             search=search,
-            status=None if status == "all" else GroupStatus(status),
+            status=wanted,
             sort_by=_SORT_FIELDS[sort_by],
-            sort_order=sort_order,
+            sort_order="desc" if sort_order.lower() == "desc" else "asc",
         )
     return page_envelope(found, [group_out(g) for g in found.items], request_id)
 

@@ -156,7 +156,7 @@ async def list_jobs(
 ) -> Envelope[list[JobOut]]:
     if status is not None and status not in JOB_STATES:
         raise ApiError(
-            422,
+            400,
             "INVALID_INPUT",
             f"status: unknown job state {status!r}; use one of {', '.join(JOB_STATES)}",
             {"fields": [{"field": "status", "in": "query", "message": "unknown job state"}]},
@@ -164,7 +164,7 @@ async def list_jobs(
     if end == -1 or end - start >= _MAX_JOBS:
         end = start + _MAX_JOBS - 1
     if end < start:
-        raise ApiError(422, "INVALID_INPUT", f"end ({end}) must be >= start ({start}) or -1")
+        raise ApiError(400, "INVALID_INPUT", f"end ({end}) must be >= start ({start}) or -1")
     states = [status] if status else list(JOB_STATES)
     found = await asyncio.gather(*(_jobs_in(queue, s, queue_name, start, end) for s in states))
     out = [JobOut.model_validate(job) for jobs in found for job in jobs]
@@ -207,5 +207,5 @@ async def retry_job(
 async def remove_job(
     job_id: JobIdPath, queue: QueueDep, request_id: RequestId
 ) -> Envelope[JobActionOut]:
-    await queue.remove_job(job_id)
+    await queue.remove_job_or_raise(job_id)
     return envelope(JobActionOut(id=job_id, action="removed"), request_id, f"job {job_id} removed")

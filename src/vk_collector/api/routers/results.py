@@ -28,6 +28,8 @@ class CommentOut(ApiModel):
     parent_comment_id: int | None
     reply_to_comment: int | None
     from_id: int
+    author_id: int
+    author_name: str | None
     text: str
     date: datetime
     likes: int
@@ -86,6 +88,8 @@ def _comment_out(comment: CommentRecord) -> CommentOut:
         parent_comment_id=comment.parent_comment_id,
         reply_to_comment=comment.reply_to_comment,
         from_id=comment.from_id,
+        author_id=comment.from_id if comment.author_id is None else comment.author_id,
+        author_name=comment.author_name,
         text=comment.text,
         date=comment.date,
         likes=comment.likes,

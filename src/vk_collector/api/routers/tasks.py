@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
 from pydantic import ConfigDict, Field
 
 from vk_collector.api.deps import (
@@ -82,7 +83,7 @@ async def list_tasks(
     tasks: TasksDep,
     request_id: RequestId,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 20,  # the original allowed 10000
     status: TaskStatus | None = None,
     type: TaskType | None = None,
 ) -> PageEnvelope[TaskOut]:
@@ -90,11 +91,18 @@ async def list_tasks(
     return page_envelope(found, [task_out(t) for t in found.items], request_id)
 
 
-@router.get("/{task_id}", response_model=Envelope[TaskOut], summary="One task")
-async def get_task(
-    task_id: TaskIdPath, tasks: TasksDep, request_id: RequestId
-) -> Envelope[TaskOut]:
-    return envelope(task_out(await tasks.get(task_id)), request_id)
+@router.get(
+    "/{task_id}",
+    response_model=Envelope[TaskOut],
+    summary="One task (its fields also sit beside the envelope's, see the docstring)",
+)
+async def get_task(task_id: TaskIdPath, tasks: TasksDep, request_id: RequestId) -> JSONResponse:
+    """The original web client's task page keeps the whole answer as the task, so the
+    task's fields are repeated at the top level; the envelope's own keys win a clash
+    (``executionTime`` there is the request's; the task's is in ``data``)."""
+    body = envelope(task_out(await tasks.get(task_id)), request_id)
+    wire = body.model_dump(mode="json", by_alias=True)
+    return JSONResponse({**wire["data"], **wire})
 
 
 @router.delete(

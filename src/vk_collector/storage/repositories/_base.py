@@ -35,7 +35,7 @@ T = TypeVar("T")
 # any driver that folds a batch into one multi-row VALUES statement.
 MAX_PARAMETERS = 30_000
 MAX_ROWS_PER_STATEMENT = 500
-MAX_PAGE_SIZE = 1000
+MAX_PAGE_SIZE = 10_000
 
 Insert = postgresql.Insert | sqlite.Insert
 Overrides = Callable[[Table, ColumnCollection[str, Any]], Mapping[str, ColumnElement[Any]]]

@@ -30,6 +30,8 @@ _UPDATED_ON_CONFLICT = (
     "likes",
     "deleted",
     "fetched_at",
+    "author_id",
+    "author_name",
 )
 _COLUMNS = (
     Comment.id,
@@ -44,6 +46,8 @@ _COLUMNS = (
     Comment.likes,
     Comment.deleted,
     Comment.fetched_at,
+    Comment.author_id,
+    Comment.author_name,
 )
 _JOIN_TASK = and_(TaskPost.owner_id == Comment.owner_id, TaskPost.post_id == Comment.post_id)
 
@@ -62,6 +66,8 @@ def comment_record(row: Row[*tuple[Any, ...]] | Comment) -> CommentRecord:
         likes=row.likes,
         deleted=row.deleted,
         fetched_at=row.fetched_at,
+        author_id=row.author_id,
+        author_name=row.author_name,
     )
 
 
@@ -84,6 +90,8 @@ class CommentRepository(Repository):
                 "likes": c.likes,
                 "deleted": c.deleted,
                 "fetched_at": now,
+                "author_id": c.author_id,
+                "author_name": None if c.author_name is None else c.author_name[:255],
             }
             for c in unique
         ]
@@ -111,6 +119,36 @@ class CommentRepository(Repository):
         if owner_id is not None:
             query = query.where(TaskPost.owner_id == owner_id)
         return int(await self.session.scalar(query) or 0)
+
+    async def list_for_task(
+        self,
+        task_id: int,
+        *,
+        owner_id: int | None = None,
+        post_id: int | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> Page[CommentRecord]:
+        """The task's comments ordered by ``(owner_id, post_id, comment_id)``, optionally
+        of one wall (``owner_id``) and one post (``post_id``, VK post id)."""
+        validate_page(offset, limit)
+        where = [TaskPost.task_id == task_id]
+        if owner_id is not None:
+            where.append(TaskPost.owner_id == owner_id)
+        if post_id is not None:
+            where.append(TaskPost.post_id == post_id)
+        total = await self.session.scalar(
+            select(func.count()).select_from(TaskPost).join(Comment, _JOIN_TASK).where(*where)
+        )
+        rows = await self.session.execute(
+            select(*_COLUMNS)
+            .join(TaskPost, _JOIN_TASK)
+            .where(*where)
+            .order_by(Comment.owner_id, Comment.post_id, Comment.comment_id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return Page([comment_record(row) for row in rows], int(total or 0), offset, limit)
 
     async def list_for_post(
         self, owner_id: int, post_id: int, *, limit: int = 100, offset: int = 0

@@ -149,7 +149,9 @@ class GroupRepository(Repository):
         sort_order: Literal["asc", "desc"] = "asc",
     ) -> Page[GroupRecord]:
         """``search`` matches a substring of the name or screen name, ignoring case
-        (Unicode-aware on both backends).  Missing values sort last either way."""
+        (Unicode-aware on both backends), and, when it is a number, the internal id or
+        the VK id exactly (as the original system searched).  Missing values sort last
+        either way."""
         offset = page_offset(page, limit)
         column = GROUP_SORT_FIELDS.get(sort_by)
         if column is None:
@@ -163,12 +165,16 @@ class GroupRepository(Repository):
                 f"sort order must be asc or desc, got {sort_order!r}", ErrorCode.INVALID_INPUT
             )
         conditions = self._filters(search, status, upload_task_id)
-        total = await self._count(conditions)
         ordering = (column.asc() if sort_order == "asc" else column.desc()).nulls_last()
         tiebreak = Group.id.asc() if sort_order == "asc" else Group.id.desc()
-        query = select(Group).where(*conditions).order_by(ordering, tiebreak)
-        result = await self.session.scalars(query.limit(limit).offset(offset))
-        return Page([_record(group) for group in result], total, offset, limit)
+        query = (
+            select(Group, func.count().over().label("total"))  # the total with the page
+            .where(*conditions)
+            .order_by(ordering, tiebreak)
+        )
+        rows = (await self.session.execute(query.limit(limit).offset(offset))).all()
+        total = int(rows[0].total) if rows else await self._count(conditions)
+        return Page([_record(row[0]) for row in rows], total, offset, limit)
 
     @staticmethod
     def _filters(
@@ -177,12 +183,13 @@ class GroupRepository(Repository):
         conditions: builtins.list[ColumnElement[bool]] = []
         if search and search.strip():
             term = search.strip().lower()
-            conditions.append(
-                or_(
-                    func.lower(Group.name).contains(term, autoescape=True),
-                    func.lower(Group.screen_name).contains(term, autoescape=True),
-                )
-            )
+            matches = [
+                func.lower(Group.name).contains(term, autoescape=True),
+                func.lower(Group.screen_name).contains(term, autoescape=True),
+            ]
+            if term.isascii() and term.isdigit() and int(term) < 2**31:
+                matches += [Group.id == int(term), Group.vk_id == int(term)]
+            conditions.append(or_(*matches))
         if status is not None:
             conditions.append(Group.status == GroupStatus(status))
         if upload_task_id is not None:
@@ -198,11 +205,15 @@ class GroupRepository(Repository):
     async def count(self, *, status: GroupStatus | None = None, search: str | None = None) -> int:
         return await self._count(self._filters(search, status, None))
 
-    async def stats(self) -> GroupStats:
-        rows = await self.session.execute(select(Group.status, func.count()).group_by(Group.status))
+    async def stats(self, *, upload_task_id: int | None = None) -> GroupStats:
+        """Counts by status; ``upload_task_id`` limits them to one upload's groups."""
+        where = [] if upload_task_id is None else [Group.upload_task_id == upload_task_id]
+        rows = await self.session.execute(
+            select(Group.status, func.count()).where(*where).group_by(Group.status)
+        )
         by_status = {GroupStatus(status): int(count) for status, count in rows}
         closed = await self.session.scalar(
-            select(func.count()).select_from(Group).where(Group.is_closed != 0)
+            select(func.count()).select_from(Group).where(Group.is_closed != 0, *where)
         )
         return GroupStats(
             total=sum(by_status.values()),
@@ -214,6 +225,12 @@ class GroupRepository(Repository):
 
     async def delete(self, group_id: int) -> bool:
         return await self.delete_many([group_id]) == 1
+
+    async def delete_all(self) -> int:
+        """Delete every community; returns how many there were (posts and comments,
+        keyed by VK ids, stay)."""
+        result = await self.session.execute(delete(Group).returning(Group.id))
+        return len(result.all())
 
     async def delete_many(self, ids: Iterable[int]) -> int:
         """Delete by id; returns how many existed."""

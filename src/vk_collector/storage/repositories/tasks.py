@@ -120,18 +120,28 @@ class TaskRepository(Repository):
         status: TaskStatus | None = None,
         type: TaskType | None = None,
     ) -> Page[TaskRecord]:
-        """Newest first."""
+        """Newest first.  The total comes with the page (``count(*) OVER ()``, one
+        statement instead of two); only an empty page asks for it separately."""
         offset = page_offset(page, limit)
         conditions: builtins.list[ColumnElement[bool]] = []
         if status is not None:
             conditions.append(Task.status == TaskStatus(status))
         if type is not None:
             conditions.append(Task.type == TaskType(type))
-        total = await self.session.scalar(select(func.count()).select_from(Task).where(*conditions))
-        rows = await self.session.scalars(
-            select(Task).where(*conditions).order_by(Task.id.desc()).limit(limit).offset(offset)
+        query = (
+            select(Task, func.count().over().label("total"))
+            .where(*conditions)
+            .order_by(Task.id.desc())
+            .limit(limit)
+            .offset(offset)
         )
-        return Page([task_record(task) for task in rows], int(total or 0), offset, limit)
+        rows = (await self.session.execute(query)).all()
+        if rows:
+            total = int(rows[0].total)
+        else:
+            counted = select(func.count()).select_from(Task).where(*conditions)
+            total = int(await self.session.scalar(counted) or 0)
+        return Page([task_record(row[0]) for row in rows], total, offset, limit)
 
     async def update(self, task_id: int, **values: Any) -> TaskRecord | None:
         """Set the given columns (and ``updated_at``); ``None`` when the task is gone.

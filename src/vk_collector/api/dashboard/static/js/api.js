@@ -1,5 +1,5 @@
 // The one place that talks HTTP: builds URLs, adds the API key, unwraps the envelope
-// ({success, data, pagination?, message?} or {success: false, error: {code, message, details?}})
+// ({success, data, pagination?, message?} or {success: false, error: "<message>", code, details?})
 // and turns every failure into an ApiError with a message a person can read.
 
 const KEY_STORAGE = "vkc.apiKey";
@@ -84,9 +84,9 @@ function retryAfterMs(response, attempt) {
 /** Turn a non-success response (and its parsed body, if any) into an ApiError. */
 export function errorFrom(status, body, requestId) {
   const err = body && typeof body === "object" ? body.error : null;
-  if (err && typeof err === "object") {
-    return new ApiError(err.message || `Request failed (${status})`, {
-      status, code: err.code || "HTTP_ERROR", details: err.details ?? null, requestId,
+  if (typeof err === "string" && err) {
+    return new ApiError(err, {
+      status, code: body.code || "HTTP_ERROR", details: body.details ?? null, requestId,
     });
   }
   if (body && typeof body === "object" && body.detail) {

@@ -28,7 +28,8 @@ function commentTree(comments) {
     const replies = byParent.get(id) || [];
     return h("li", { class: "comment" },
       h("div", { class: "comment-meta" },
-        h("span", {}, `id${pick(c, "from_id", "fromId") ?? "?"}`),
+        h("span", { class: "comment-author", title: `id${pick(c, "author_id", "authorId", "from_id", "fromId") ?? "?"}` },
+          pick(c, "author_name", "authorName") || `id${pick(c, "author_id", "authorId", "from_id", "fromId") ?? "?"}`),
         h("span", { class: "muted" }, fmtDate(pick(c, "date"))),
         h("span", { class: "muted" }, `♥ ${fmtNumber(pick(c, "likes") ?? 0)}`)),
       h("p", { class: deleted ? "comment-text muted" : "comment-text" }, deleted ? "(deleted)" : String(pick(c, "text") ?? "")),

@@ -98,7 +98,7 @@ export function mountUpload(root) {
         const stats = data.stats || {};
         replace(statsSlot, h("dl", { class: "stats" }, Object.entries(stats).filter(([, v]) => typeof v !== "object").map(([k, v]) =>
           h("div", { class: "stat" }, h("dt", {}, k), h("dd", { dataset: { stat: k } }, fmtNumber(v))))));
-        const errors = data.errors || [];
+        const errors = data.errorDetails || [];
         if (errors.length) {
           const t = table(["Identifier", "Problem"], { caption: "Communities that could not be resolved" });
           t.set(errors.map((e) => h("tr", {}, h("td", { class: "mono" }, String(pick(e, "identifier", "groupId") ?? "")), h("td", {}, String(pick(e, "error", "message") ?? "")))));
