@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the test suite uses: PostgreSQL 15 (a private server per test
 # session), Redis 7 (the second Redis target), Chromium (the dashboard test) and
-# Node.js with npm (the BullMQ interop tests; tests/fixtures_node.py runs npm ci).
+# Node.js with npm (the BullMQ interop tests; tests/fixtures_node.py runs npm ci) and
+# wrk (the smoke run of benchmarks/api_latency.py --wrk).
 # Installs what is missing when run as root with apt; otherwise says what to install.
 set -euo pipefail
 
@@ -11,6 +12,7 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -80,3 +80,12 @@ def test_api_latency_answers_every_request() -> None:
         for sample in phases.values():
             assert len(sample.latencies_ms) == 5
             assert sample.errors == 0
+
+
+def test_wrk_baseline_counts_requests_on_both_apps(tmp_path: Path) -> None:
+    bench = benchmark("wrk_baseline")
+    results = bench.compare(connections=2, seconds=1.0, tasks=3, data_dir=tmp_path)
+    assert results, "no endpoint was measured"
+    for result in results:
+        assert result.ours > 0
+        assert result.minimal > 0
