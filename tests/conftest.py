@@ -29,7 +29,7 @@ from vk_collector.settings import (
 )
 
 # Fixtures of other parts live in their own plugin modules under tests/.
-pytest_plugins = ["fixtures_emulator", "fixtures_database"]
+pytest_plugins = ["fixtures_emulator", "fixtures_database", "redis_support"]
 
 
 @pytest.fixture(scope="session", autouse=True)
