@@ -22,6 +22,7 @@ from vk_collector.queue.config import QueueName
 from vk_collector.queue.service import QueueService
 from vk_collector.reconcile import ReconcileLoop
 from vk_collector.redaction import register_secret
+from vk_collector.redis_clients import redis_client
 from vk_collector.settings import Settings
 from vk_collector.storage import Database, migrate
 from vk_collector.tasks import TaskService
@@ -123,9 +124,7 @@ class Runtime:
         vk_redis: aioredis.Redis | None = None
         workers: list[BaseWorker] = []
         if with_workers:
-            vk_redis = aioredis.Redis.from_url(
-                redis_url, socket_connect_timeout=settings.redis.connect_timeout_s
-            )
+            vk_redis = redis_client(redis_url, connect_timeout_s=settings.redis.connect_timeout_s)
             vk = VkClient(
                 settings.vk, redis=vk_redis, key_prefix=f"{settings.queues.prefix}:vkc:vk"
             )

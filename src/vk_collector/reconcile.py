@@ -15,7 +15,10 @@ none (``getJob`` answers None)      a collection is enqueued again under its job
                                     rows; an upload is failed (its identifiers lived
                                     only in the job), as is a task re-enqueued
                                     :data:`MAX_REQUEUES` times already
-failed (BullMQ retries no more)     failed with the job's ``failedReason``
+failed (BullMQ retries no more)     failed with the job's ``failedReason``; but a
+                                    collection's job failed because it stalled too
+                                    often (workers died, a Redis restart lost its
+                                    lock) is retried, within :data:`MAX_REQUEUES`
 completed                           completed with the job's result (the worker died
                                     between finishing the job and writing the task),
                                     or failed when that result says it failed
@@ -49,14 +52,26 @@ from vk_collector.queue.config import QueueName
 from vk_collector.queue.jobs import VkCollectJobData
 from vk_collector.queue.service import QueueService
 from vk_collector.redaction import redact
+from vk_collector.redis_clients import redis_client
 from vk_collector.settings import Settings
 from vk_collector.storage import Database, TaskRecord, TaskStatus, TaskType
 from vk_collector.storage.models import utcnow
 from vk_collector.tasks import TaskService
 
-__all__ = ["MAX_REQUEUES", "ReconcileAction", "ReconcileLoop", "ReconcileReport", "Reconciler"]
+__all__ = [
+    "MAX_REQUEUES",
+    "STALLED_REASON",
+    "ReconcileAction",
+    "ReconcileLoop",
+    "ReconcileReport",
+    "Reconciler",
+]
 
 log = structlog.get_logger(__name__)
+
+STALLED_REASON = "job stalled more than allowable limit"
+"""BullMQ's reason for a job whose workers died (or lost its lock) ``maxStalledCount``
+times: no fault of the task's, so a collection's job is retried, not failed."""
 
 MAX_REQUEUES = 5
 """Re-enqueues of one task before it is failed: a job that keeps vanishing is a bug."""
@@ -148,12 +163,18 @@ class Reconciler:
         state = await self._queue.get_job_state(job)
         if state == "failed":
             reason = redact(job.failedReason or "the job failed")
+            if task.type is TaskType.FETCH_COMMENTS and STALLED_REASON in reason:
+                return await self._requeue(task, job_id, retry=reason)
             return await self._fail(task, job_id, f"its job failed: {reason}")
         if state == "completed":
             return await self._complete(task, job_id, job.returnvalue)
         return None
 
-    async def _requeue(self, task: TaskRecord, job_id: str) -> ReconcileAction:
+    async def _requeue(
+        self, task: TaskRecord, job_id: str, *, retry: str | None = None
+    ) -> ReconcileAction:
+        """Enqueue the task's job again; with ``retry`` (the reason its job failed) the
+        failed job is replaced by a fresh one."""
         if task.type is not TaskType.FETCH_COMMENTS:
             return await self._fail(
                 task,
@@ -164,7 +185,7 @@ class Reconciler:
         requeues = int(task.parameters.get("requeues") or 0)
         if requeues >= MAX_REQUEUES:
             return await self._fail(
-                task, job_id, f"its job was lost from Redis {requeues} times; giving up"
+                task, job_id, f"its job was lost or stalled {requeues} times; giving up"
             )
         options = task.parameters.get("options") or {}
         data = VkCollectJobData.model_validate(
@@ -175,17 +196,23 @@ class Reconciler:
                 task.id, parameters={**task.parameters, "requeues": requeues + 1}
             )
             await uow.commit()
+        if retry is not None:
+            # a fresh job rather than job.retry(): that keeps the stall counter, and the
+            # next stall would fail the job again at once
+            await self._queue.remove_job(job_id)
         await self._queue.add_vk_collect_job(data, task.id, {"delay": 0})
+        reason = "no job in Redis" if retry is None else f"its job failed: {retry}"
         log.warning(
             "reconcile.requeued",
             task_id=task.id,
             job_id=job_id,
+            reason=reason,
             status=task.status.value,
             progress=task.progress,
             requeues=requeues + 1,
             idle_s=round((utcnow() - task.updated_at).total_seconds(), 1),
         )
-        return ReconcileAction(task.id, job_id, "requeued", "no job in Redis")
+        return ReconcileAction(task.id, job_id, "requeued", reason)
 
     async def _fail(self, task: TaskRecord, job_id: str, reason: str) -> ReconcileAction:
         await self._tasks.fail(task.id, reason)
@@ -217,10 +244,10 @@ class ReconcileLoop:
     async def start(self) -> None:
         if self._task is not None:
             return
-        self._client = aioredis.Redis.from_url(
+        self._client = redis_client(
             self._queue.redis_url,
-            socket_timeout=self._settings.queues.health_timeout_s,
-            socket_connect_timeout=self._settings.redis.connect_timeout_s,
+            socket_timeout_s=self._settings.queues.health_timeout_s,
+            connect_timeout_s=self._settings.redis.connect_timeout_s,
         )
         self._stopped = asyncio.Event()
         reconciler = Reconciler(self._settings, self._db, self._queue, self._client)

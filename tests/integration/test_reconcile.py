@@ -16,10 +16,12 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+from bullmq import Job, Worker
 
 from vk_collector.bootstrap import Runtime
+from vk_collector.queue.config import bullmq_connection
 from vk_collector.queue.jobs import VkCollectJobData
-from vk_collector.reconcile import MAX_REQUEUES, Reconciler
+from vk_collector.reconcile import MAX_REQUEUES, STALLED_REASON, Reconciler
 from vk_collector.settings import Settings
 from vk_collector.storage import TaskRecord, TaskStatus, TaskType
 
@@ -89,7 +91,7 @@ async def test_a_task_whose_job_keeps_vanishing_is_failed(
     assert [a.action for a in report.actions] == ["failed"]
     failed = await runtime.tasks.get(task.id)
     assert failed.status is TaskStatus.FAILED
-    assert f"lost from Redis {MAX_REQUEUES} times" in (failed.error_message or "")
+    assert f"lost or stalled {MAX_REQUEUES} times" in (failed.error_message or "")
     assert await runtime.queue.get_job(f"vk-collect-{task.id}") is None
 
 
@@ -143,6 +145,49 @@ async def test_jobs_that_ended_settle_their_tasks(
     assert completed.status is TaskStatus.COMPLETED
     assert completed.result == {"success": True, "taskId": finishing.id, "steps": ["x"]}
     assert (await runtime.tasks.get(running.id)).status is TaskStatus.PENDING  # job active
+
+
+async def test_a_collection_whose_job_stalled_too_often_gets_a_fresh_job(
+    runtime: Runtime, reconciler: Reconciler, settings: Settings
+) -> None:
+    # BullMQ fails a job whose workers died (or lost its lock) maxStalledCount times,
+    # with this reason; a worker failing it with the same reason stands in for that.
+    task = await collection_task(runtime)
+    data = {"taskId": task.id, "metadata": {}}
+    await runtime.queue.add_vk_collect_job(data, task.id, {"attempts": 1, "delay": 0})
+
+    async def stall(job: Job, token: str) -> None:
+        raise RuntimeError(STALLED_REASON)
+
+    worker = Worker(
+        "vk-collect",
+        stall,
+        {
+            "connection": bullmq_connection(str(settings.redis.url), 2.0),
+            "prefix": settings.queues.prefix,
+        },
+    )
+    job_id = f"vk-collect-{task.id}"
+
+    async def failed() -> bool:
+        job = await runtime.queue.get_job(job_id)
+        return job is not None and await runtime.queue.get_job_state(job) == "failed"
+
+    try:
+        await eventually(failed)
+    finally:
+        await worker.close(force=True)
+
+    report = await reconciler.run_once(grace_s=0, force=True)
+
+    assert [a.action for a in report.actions] == ["requeued"]
+    assert STALLED_REASON in report.actions[0].reason
+    job = await runtime.queue.get_job(job_id)
+    assert job is not None
+    assert await runtime.queue.get_job_state(job) in ("waiting", "prioritized")
+    assert job.attemptsMade == 0
+    assert job.opts["attempts"] == settings.queues.vk_collect.attempts  # a fresh job
+    assert (await runtime.tasks.get(task.id)).status is TaskStatus.PENDING
 
 
 async def test_one_process_per_interval_runs_a_pass(

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import redis.asyncio as aioredis
 import typer
 from rich.table import Table
 
 from vk_collector.bootstrap import Runtime
 from vk_collector.cli.common import console, load, print_json, run, using_redis
 from vk_collector.reconcile import Reconciler, ReconcileReport
+from vk_collector.redis_clients import redis_client
 
 __all__ = ["reconcile"]
 
@@ -38,9 +38,7 @@ def reconcile(
     async def main() -> ReconcileReport:
         runtime = Runtime.create(settings, url)
         await runtime.start(start_workers=False, listen_events=False)
-        client = aioredis.Redis.from_url(
-            url, socket_connect_timeout=settings.redis.connect_timeout_s
-        )
+        client = redis_client(url, connect_timeout_s=settings.redis.connect_timeout_s)
         try:
             reconciler = Reconciler(settings, runtime.db, runtime.queue, client)
             return await reconciler.run_once(grace_s=grace, force=True)
