@@ -128,7 +128,8 @@ class Reconciler:
         ``grace_s`` overrides the configured grace period."""
         queues = self._settings.queues
         if not force:
-            lock_ms = max(1000, int(queues.reconcile_interval_s * 1000))
+            # a little shorter than the interval, so the holder's next pass finds it gone
+            lock_ms = max(100, int(queues.reconcile_interval_s * 900))
             if not await self._redis.set(self.lock_key, self._owner, nx=True, px=lock_ms):
                 return ReconcileReport(ran=False)
         grace = queues.reconcile_grace_s if grace_s is None else grace_s

@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 from bullmq import Job, Worker
 
 from vk_collector.bootstrap import Runtime
+from vk_collector.metrics import Metrics, install, uninstall
 from vk_collector.queue.config import bullmq_connection
 from vk_collector.queue.jobs import VkCollectJobData
 from vk_collector.reconcile import MAX_REQUEUES, STALLED_REASON, Reconciler
@@ -54,8 +55,13 @@ async def test_a_collection_without_a_job_is_enqueued_again_once(
 ) -> None:
     task = await collection_task(runtime)
     await runtime.tasks.start(task.id)
-
-    report = await reconciler.run_once(grace_s=0, force=True)
+    metrics = Metrics()
+    install(metrics)
+    try:
+        report = await reconciler.run_once(grace_s=0, force=True)
+    finally:
+        uninstall(metrics)
+    assert 'vkc_reconcile_actions_total{action="requeued"} 1.0' in metrics.render().decode()
 
     assert [(a.task_id, a.action) for a in report.actions] == [(task.id, "requeued")]
     job = await runtime.queue.get_job(f"vk-collect-{task.id}")
