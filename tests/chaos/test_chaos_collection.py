@@ -169,6 +169,7 @@ async def test_one_collection_survives_everything_at_once(
     client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10)
     api = Api(client)
     began = time.monotonic()
+    following: asyncio.Task[None] | None = None
     try:
         first_api = spawn("api-1", "serve", "--port", str(port), "--no-workers")
         worker = spawn("worker-1", "worker")
@@ -248,6 +249,8 @@ async def test_one_collection_survives_everything_at_once(
         job = await api.data("GET", f"/api/jobs/{job_id}")
         stalled = await redis.hget(f"{queue_prefix}:vk-collect:{job_id}", "stc")
     finally:
+        if following is not None and not following.done():
+            following.cancel()
         for process in processes:
             process.close()
         await client.aclose()
@@ -294,6 +297,7 @@ async def test_one_collection_survives_everything_at_once(
         {
             "VK requests": stats["total_requests"],
             "VK faults injected": dict(sorted(injected.items())),
+            "VK request retries": sum(p.output().count("vk.retry") for p in processes),
             "job attempts made": job["attemptsMade"],
             "job stalled and taken over": int(stalled or 0),
             "job re-enqueued by reconciliation": task["parameters"].get("requeues", 0),
