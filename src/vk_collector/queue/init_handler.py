@@ -179,7 +179,7 @@ class QueueInitHandler:
         return handler
 
     async def cleanup(self) -> None:
-        """Stop workers, then QueueEvents, then queues.  Idempotent."""
+        """Stop workers (all at once), then QueueEvents, then queues.  Idempotent."""
         async with self._lock:
             errors = await self._close_all()
             self._initialized = False
@@ -194,12 +194,18 @@ class QueueInitHandler:
     async def _close_all(self) -> list[BaseException]:
         resources = self._resources
         errors: list[BaseException] = []
-        for worker in list(resources.workers.values()):
-            try:
-                await worker.stop()
-            except Exception as exc:
-                log.warning("queue.worker_stop_failed", worker_id=worker.worker_id, error=str(exc))
-                errors.append(exc)
+        # at once: each may wait its shutdown timeout for active jobs, and a process must
+        # be gone within one timeout (plus closing), not one per worker
+        workers = list(resources.workers.values())
+        stopped = await asyncio.gather(*(w.stop() for w in workers), return_exceptions=True)
+        for worker, outcome in zip(workers, stopped, strict=True):
+            if isinstance(outcome, Exception):
+                log.warning(
+                    "queue.worker_stop_failed", worker_id=worker.worker_id, error=str(outcome)
+                )
+                errors.append(outcome)
+            elif isinstance(outcome, BaseException):
+                raise outcome
         for name, events in resources.queue_events.items():
             try:
                 await events.stop(_CLOSE_TIMEOUT_S)
