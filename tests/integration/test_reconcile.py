@@ -1,7 +1,7 @@
 """Reconciliation decisions, one per state a task's job can be in (real Valkey, SQLite).
 
 The whole story (a Redis restarted empty mid-collection) is in
-``tests/integration/pipelines/test_reconcile_redis_loss.py``.
+``tests/chaos/test_redis_restarted_empty.py``.
 """
 
 from __future__ import annotations
