@@ -28,7 +28,7 @@ The grace period covers the moments when a task legitimately has no job yet (cre
 job being added) and keeps a pass from acting on a task a live worker is writing to.
 
 Several processes run the loop (every worker process, ``serve`` with workers): a pass
-first takes ``<prefix>:vkc:reconcile:lock`` with ``SET NX PX`` for one interval, so
+first takes ``<prefix>:vkc:reconcile:lock`` with ``SET NX PX`` for 0.9 interval, so
 one process does the work per interval, and a job id makes a second add a no-op
 anyway.  Each action is logged (``reconcile.requeued``, ``reconcile.failed``,
 ``reconcile.completed``) and counted in ``vkc_reconcile_actions_total{action}``.
