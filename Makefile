@@ -30,9 +30,9 @@ system-deps:
 pytest: install system-deps
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
-# the queue suite again against Debian's Redis 7 (the main run uses Valkey 8)
+# the queue and chaos suites again against Debian's Redis 7 (the main run uses Valkey 8)
 pytest-redis7: install system-deps
-	VKC_TEST_REDIS_SERVER=$$(command -v redis-server) $(BIN)/pytest -q tests/integration/queue
+	VKC_TEST_REDIS_SERVER=$$(command -v redis-server) $(BIN)/pytest -q tests/integration/queue tests/chaos
 
 test: lint typecheck pytest pytest-redis7
 

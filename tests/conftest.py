@@ -29,7 +29,7 @@ from vk_collector.settings import (
 )
 
 # Fixtures of other parts live in their own plugin modules under tests/.
-pytest_plugins = ["fixtures_emulator", "fixtures_database", "fixtures_node"]
+pytest_plugins = ["fixtures_emulator", "fixtures_database", "fixtures_node", "redis_support"]
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -92,30 +92,29 @@ class PostgresCluster:
         )
         for attempt in range(3):
             self.port = _free_port()
-            options = (
-                f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                "-c max_connections=100"
-            )
             try:
-                self._run(
-                    "pg_ctl",
-                    "-D",
-                    str(self.data),
-                    "-l",
-                    str(self.base / "server.log"),
-                    "-o",
-                    options,
-                    "-w",
-                    "-t",
-                    "30",
-                    "start",
-                )
+                self.start_server()
                 break
             except RuntimeError:
                 if attempt == 2:
                     raise
         return f"postgresql+asyncpg://{_PG_USER}@127.0.0.1:{self.port}/postgres"
+
+    def start_server(self) -> None:
+        """Start the initialised cluster on ``self.port`` (again, after ``stop_server``)."""
+        options = (
+            f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c max_connections=100"
+        )
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.base / "server.log"),
+            "-o", options, "-w", "-t", "30", "start",
+        )  # fmt: skip
+
+    def stop_server(self) -> None:
+        """Stop the server as an outage would (clients are disconnected); files stay."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def stop(self) -> None:
         with contextlib.suppress(RuntimeError):

@@ -20,7 +20,9 @@ from vk_collector.errors import ValidationError
 from vk_collector.pipelines import Pipelines
 from vk_collector.queue.config import QueueName
 from vk_collector.queue.service import QueueService
+from vk_collector.reconcile import ReconcileLoop
 from vk_collector.redaction import register_secret
+from vk_collector.redis_clients import redis_client
 from vk_collector.settings import Settings
 from vk_collector.storage import Database, migrate
 from vk_collector.tasks import TaskService
@@ -92,7 +94,8 @@ class Runtime:
 
     ``db`` is migrated by ``start()``.  With ``with_workers`` the runtime owns a VK
     client and the workers of ``queues``, started by ``start()`` unless
-    ``start(start_workers=False)``.
+    ``start(start_workers=False)``, and with them the reconciliation loop
+    (:mod:`vk_collector.reconcile`), which re-enqueues tasks whose jobs Redis lost.
     """
 
     settings: Settings
@@ -103,6 +106,7 @@ class Runtime:
     pipelines: Pipelines
     vk: VkClient | None = None
     vk_redis: aioredis.Redis | None = None
+    reconcile: ReconcileLoop | None = None
 
     @classmethod
     def create(
@@ -120,9 +124,7 @@ class Runtime:
         vk_redis: aioredis.Redis | None = None
         workers: list[BaseWorker] = []
         if with_workers:
-            vk_redis = aioredis.Redis.from_url(
-                redis_url, socket_connect_timeout=settings.redis.connect_timeout_s
-            )
+            vk_redis = redis_client(redis_url, connect_timeout_s=settings.redis.connect_timeout_s)
             vk = VkClient(
                 settings.vk, redis=vk_redis, key_prefix=f"{settings.queues.prefix}:vkc:vk"
             )
@@ -130,14 +132,20 @@ class Runtime:
                 settings, redis_url, db, vk, queues=queues, concurrency=concurrency
             )
         queue = QueueService(settings, redis_url, workers=workers)
-        return cls(settings, redis_url, db, tasks, queue, Pipelines(db, tasks, queue), vk, vk_redis)
+        reconcile = ReconcileLoop(settings, db, queue) if with_workers else None
+        pipelines = Pipelines(db, tasks, queue)
+        return cls(settings, redis_url, db, tasks, queue, pipelines, vk, vk_redis, reconcile)
 
     async def start(self, *, start_workers: bool = True, listen_events: bool = True) -> None:
         await migrate(self.db.url)
         await self.queue.initialize(start_workers=start_workers, listen_events=listen_events)
+        if start_workers and self.reconcile is not None:
+            await self.reconcile.start()
 
     async def close(self) -> None:
         try:
+            if self.reconcile is not None:
+                await self.reconcile.stop()
             await self.queue.cleanup()
         finally:
             if self.vk is not None:

@@ -8,6 +8,7 @@ them costs a lookup and nothing else::
     record_vk_request("wall.get", "ok")          # outcome: ok | error | transport_error
     record_vk_error(6)                           # VK's own error code
     record_rate_limit_wait(0.33)                 # seconds a request waited for its slot
+    record_reconcile("requeued")                 # requeued | failed | completed
 
 Nothing touches prometheus-client's global default registry, so two apps (two tests)
 never share counters.
@@ -24,6 +25,7 @@ __all__ = [
     "Metrics",
     "install",
     "record_rate_limit_wait",
+    "record_reconcile",
     "record_vk_error",
     "record_vk_request",
     "uninstall",
@@ -83,6 +85,12 @@ class Metrics:
             buckets=_WAIT_BUCKETS,
             registry=r,
         )
+        self.reconcile_actions = Counter(
+            "vkc_reconcile_actions",
+            "Tasks set right by reconciliation with Redis, by action",
+            ["action"],
+            registry=r,
+        )
 
     def set_job_counts(self, counts: Mapping[str, Mapping[str, int]]) -> None:
         """``counts``: ``{queue: {state: n}}``, i.e.
@@ -129,3 +137,8 @@ def record_vk_error(code: int) -> None:
 def record_rate_limit_wait(seconds: float) -> None:
     for metrics in _installed:
         metrics.rate_limit_wait.observe(max(0.0, seconds))
+
+
+def record_reconcile(action: str) -> None:
+    for metrics in _installed:
+        metrics.reconcile_actions.labels(action).inc()

@@ -194,6 +194,12 @@ class QueuesSettings(BaseSettings):
     shutdown_timeout_s: float = Field(default=30.0, gt=0)
     enqueue_retries: int = Field(default=3, ge=0)
     enqueue_retry_min_s: float = Field(default=1.0, ge=0)
+    reconcile_grace_s: float = Field(
+        default=30.0, ge=0, description="how long an unfinished task may lack a job (s)"
+    )
+    reconcile_interval_s: float = Field(
+        default=15.0, gt=0, description="between reconciliation passes (s), across processes"
+    )
 
     @model_validator(mode="after")
     def _check_orders(self) -> QueuesSettings:

@@ -7,6 +7,7 @@ import typer
 from vk_collector.cli import pipeline_commands, queue_commands
 from vk_collector.cli.demo import demo
 from vk_collector.cli.emulator import emulator
+from vk_collector.cli.reconcile_command import reconcile
 from vk_collector.cli.serve import serve
 from vk_collector.cli.worker_command import worker
 
@@ -22,6 +23,7 @@ app.command("demo")(demo)
 app.command("upload")(pipeline_commands.upload)
 app.add_typer(pipeline_commands.groups_app, name="groups")
 app.command("collect")(pipeline_commands.collect)
+pipeline_commands.tasks_app.command("reconcile")(reconcile)
 app.add_typer(pipeline_commands.tasks_app, name="tasks")
 app.command("export")(pipeline_commands.export)
 app.command("worker")(worker)

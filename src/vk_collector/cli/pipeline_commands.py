@@ -256,7 +256,9 @@ def collect(
     )
 
 
-tasks_app = typer.Typer(help="List tasks or show one.", no_args_is_help=True)
+tasks_app = typer.Typer(
+    help="List tasks, show one, or reconcile them with Redis.", no_args_is_help=True
+)
 
 
 @tasks_app.command("list")

@@ -26,6 +26,7 @@ from vk_collector.errors import ErrorCode, QueueError
 from vk_collector.queue.config import QueueConfig, bullmq_connection
 from vk_collector.queue.event_stream import QueueEventStream
 from vk_collector.redaction import redact_value
+from vk_collector.redis_clients import reconnect_promptly, redis_client
 from vk_collector.settings import Settings
 from vk_collector.workers.base import BaseWorker
 
@@ -102,11 +103,11 @@ class QueueInitHandler:
         connection = bullmq_connection(self._redis_url, self._settings.redis.connect_timeout_s)
         prefix = self._settings.queues.prefix
         resources = self._resources
-        resources.redis = aioredis.Redis.from_url(
+        resources.redis = redis_client(
             self._redis_url,
             decode_responses=True,
-            socket_timeout=self._settings.queues.health_timeout_s,
-            socket_connect_timeout=self._settings.redis.connect_timeout_s,
+            socket_timeout_s=self._settings.queues.health_timeout_s,
+            connect_timeout_s=self._settings.redis.connect_timeout_s,
         )
         try:
             await asyncio.wait_for(resources.redis.ping(), self._settings.redis.connect_timeout_s)
@@ -127,9 +128,11 @@ class QueueInitHandler:
                     "defaultJobOptions": config.job_options(),
                 },
             )
+            reconnect_promptly(resources.queues[name].client)
             if not listen_events:
                 continue
             events = QueueEventStream(name, {"connection": connection, "prefix": prefix})
+            reconnect_promptly(events.client)
             self._setup_event_logging(name, events)
             resources.queue_events[name] = events
             await events.start(resources.redis)
@@ -176,7 +179,7 @@ class QueueInitHandler:
         return handler
 
     async def cleanup(self) -> None:
-        """Stop workers, then QueueEvents, then queues.  Idempotent."""
+        """Stop workers (all at once), then QueueEvents, then queues.  Idempotent."""
         async with self._lock:
             errors = await self._close_all()
             self._initialized = False
@@ -191,12 +194,18 @@ class QueueInitHandler:
     async def _close_all(self) -> list[BaseException]:
         resources = self._resources
         errors: list[BaseException] = []
-        for worker in list(resources.workers.values()):
-            try:
-                await worker.stop()
-            except Exception as exc:
-                log.warning("queue.worker_stop_failed", worker_id=worker.worker_id, error=str(exc))
-                errors.append(exc)
+        # at once: each may wait its shutdown timeout for active jobs, and a process must
+        # be gone within one timeout (plus closing), not one per worker
+        workers = list(resources.workers.values())
+        stopped = await asyncio.gather(*(w.stop() for w in workers), return_exceptions=True)
+        for worker, outcome in zip(workers, stopped, strict=True):
+            if isinstance(outcome, Exception):
+                log.warning(
+                    "queue.worker_stop_failed", worker_id=worker.worker_id, error=str(outcome)
+                )
+                errors.append(outcome)
+            elif isinstance(outcome, BaseException):
+                raise outcome
         for name, events in resources.queue_events.items():
             try:
                 await events.stop(_CLOSE_TIMEOUT_S)

@@ -37,6 +37,7 @@ from vk_collector.cancellation import cancel_until_done
 from vk_collector.errors import ErrorSeverity, VkCollectorError
 from vk_collector.queue.config import QueueConfig, QueueName, bullmq_connection
 from vk_collector.redaction import redact
+from vk_collector.redis_clients import reconnect_promptly, redis_client
 from vk_collector.settings import Settings
 
 __all__ = [
@@ -161,16 +162,17 @@ class QueueWorker(ABC):
             **self.config.worker_options(self._concurrency),
         }
         worker = Worker(self.queue_name, self._run, opts)
+        reconnect_promptly(worker.client, worker.bclient)
         worker.on("completed", self._on_completed)
         worker.on("failed", self._on_failed)
         worker.on("error", self._on_error)
         worker.on("stalled", self._on_stalled)
         self._worker = worker
         self._run_task = asyncio.create_task(worker.run(), name=f"worker:{self._id}")
-        self._heartbeat_client = aioredis.Redis.from_url(
+        self._heartbeat_client = redis_client(
             self._redis_url,
-            socket_timeout=self.settings.queues.health_timeout_s,
-            socket_connect_timeout=self.settings.redis.connect_timeout_s,
+            socket_timeout_s=self.settings.queues.health_timeout_s,
+            connect_timeout_s=self.settings.redis.connect_timeout_s,
         )
         self._heartbeat_stopped = asyncio.Event()
         self._heartbeat_task = asyncio.create_task(
