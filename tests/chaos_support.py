@@ -83,6 +83,7 @@ def service_env(
         "VKC_VK_BACKOFF_MAX_S": "1",
         "VKC_QUEUE_SHUTDOWN_TIMEOUT_S": "2",
         "VKC_QUEUE_HEARTBEAT_INTERVAL_S": "0.5",
+        "VKC_QUEUE_HEARTBEAT_STALE_S": "1.5",
         "VKC_QUEUE_HEARTBEAT_TTL_S": "3",
         "VKC_QUEUE_RECONCILE_GRACE_S": "3",
         "VKC_QUEUE_RECONCILE_INTERVAL_S": "1",

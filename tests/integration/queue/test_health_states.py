@@ -165,9 +165,14 @@ async def test_a_killed_worker_goes_stale_then_away_and_its_queue_turns_unhealth
         # a new worker process takes the job (it fails: no such task) and all is well
         second = WorkerProcess(settings, emulator, tmp_path / "worker-2.log")
         await second.ready()
+
+        async def job_taken() -> bool:
+            counts = (await service.get_job_counts_by_queue())["queues"][VK]
+            return counts["delayed"] + counts["waiting"] + counts["active"] == 0
+
+        # health turns green as soon as a live worker is there, before it takes the job
+        await eventually(job_taken, within=15)
         await eventually(healthy, within=15)
-        counts = (await service.get_job_counts_by_queue())["queues"][VK]
-        assert counts["delayed"] + counts["waiting"] == 0
 
         # SIGTERM: the worker removes its heartbeat, no stale entry, no live worker
         assert second.signal(signal.SIGTERM) == 0
