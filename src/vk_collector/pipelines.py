@@ -79,10 +79,19 @@ class Pipelines:
     # --- upload -----------------------------------------------------------------
 
     @staticmethod
-    def parse_upload(data: bytes, *, encoding: str | None = None, max_bytes: int) -> GroupsFile:
+    def parse_upload(
+        data: bytes,
+        *,
+        encoding: str | None = None,
+        max_bytes: int,
+        max_identifiers: int | None = None,
+    ) -> GroupsFile:
         """Parse a groups file; raises ``ValidationError`` for whole-file problems (empty,
-        binary, too large, undecodable) and for a file with no valid line at all."""
-        parsed = parse_groups_file(data, encoding=encoding, max_bytes=max_bytes)
+        binary, too large, more than ``max_identifiers``, undecodable) and for a file
+        with no valid line at all."""
+        parsed = parse_groups_file(
+            data, encoding=encoding, max_bytes=max_bytes, max_identifiers=max_identifiers
+        )
         _require_identifiers(parsed)
         return parsed
 
@@ -93,6 +102,7 @@ class Pipelines:
         file_name: str | None = None,
         encoding: str | None = None,
         max_bytes: int,
+        max_identifiers: int | None = None,
     ) -> UploadResult:
         """Parse a groups file (unless given parsed) and queue its identifiers.  Bad input
         raises ``ValidationError`` and stores nothing."""
@@ -100,7 +110,11 @@ class Pipelines:
             data
             if isinstance(data, GroupsFile)
             else await asyncio.to_thread(
-                self.parse_upload, data, encoding=encoding, max_bytes=max_bytes
+                self.parse_upload,
+                data,
+                encoding=encoding,
+                max_bytes=max_bytes,
+                max_identifiers=max_identifiers,
             )
         )
         return await self._queue_identifiers(parsed, "file", file_name)

@@ -25,7 +25,13 @@ from schemathesis.specs.openapi.checks import (
 
 from vk_collector.api import create_app
 from vk_collector.embedded import EmbeddedValkey
-from vk_collector.settings import DatabaseSettings, QueuesSettings, RedisSettings, Settings
+from vk_collector.settings import (
+    ApiSettings,
+    DatabaseSettings,
+    QueuesSettings,
+    RedisSettings,
+    Settings,
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +44,7 @@ def api_schema(
         redis=RedisSettings(url=redis_server.url),
         database=DatabaseSettings(url=f"sqlite+aiosqlite:///{data / 'fuzz.db'}"),
         queues=QueuesSettings(prefix="fuzz-" + data.name),
+        api=ApiSettings(allowed_hosts=["testserver"]),  # the ASGI client's Host
     )
     app = create_app(config, redis_server.url, workers=False)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)

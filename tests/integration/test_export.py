@@ -3,6 +3,7 @@ SQLite and PostgreSQL.  The memory test streams 50,000 comments."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -247,3 +248,32 @@ async def test_a_large_export_streams_in_flat_memory(database: Database, fmt: st
     assert total > 15_000_000
     assert chunks > 100  # delivered incrementally, not as one blob
     assert peak < total / 6, f"peak {peak:,} bytes for a {total:,}-byte export"
+
+
+async def _seed_comments(db: Database, count: int, text: str = "x" * 300) -> int:
+    async with db.unit_of_work() as uow:
+        task = await uow.tasks.create(TaskType.FETCH_COMMENTS, {})
+        await uow.posts.upsert_many([PostData(owner_id=-1, post_id=1, date=T0)], task_id=task.id)
+        await uow.comments.upsert_many(
+            CommentData(owner_id=-1, comment_id=i, post_id=1, date=T0, from_id=1, text=text)
+            for i in range(count)
+        )
+        await uow.commit()
+    return task.id
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "jsonl"])
+async def test_a_stalled_export_holds_no_database_connection(
+    any_database: Database, fmt: str
+) -> None:
+    """A download whose client stopped reading sits suspended between chunks: it must
+    not keep a pooled connection (16 stalled clients once held all 15)."""
+    task_id = await _seed_comments(any_database, 3000)
+    pool = any_database.engine.pool
+    async with contextlib.aclosing(export_chunks(any_database, task_id, fmt)) as stream:
+        first = await anext(stream)
+        assert first
+        assert pool.checkedout() == 0  # type: ignore[attr-defined]
+        second = await anext(stream)  # the next page is read on a fresh connection
+        assert second
+        assert pool.checkedout() == 0  # type: ignore[attr-defined]

@@ -19,9 +19,11 @@ from fastapi import FastAPI
 
 from vk_collector import __version__
 from vk_collector.api import metrics as metrics_routes
+from vk_collector.api.admission import AdmissionMiddleware
 from vk_collector.api.dashboard import mount_dashboard
 from vk_collector.api.envelope import ErrorEnvelope
 from vk_collector.api.errors import install_error_handlers
+from vk_collector.api.limits import Slots
 from vk_collector.api.middleware import RequestContextMiddleware
 from vk_collector.api.routers import events, groups, health, queues, results, tasks
 from vk_collector.bootstrap import Runtime
@@ -101,8 +103,11 @@ def create_app(
     app.state.metrics = Metrics()
     app.state.runtime = None
     app.state.sse_ping_s = sse_ping_s
+    app.state.export_slots = Slots("exports", settings.api.max_concurrent_exports)
+    app.state.upload_slots = Slots("groups file parses", settings.api.max_concurrent_uploads)
     install_error_handlers(app)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(AdmissionMiddleware, settings=settings)
+    app.add_middleware(RequestContextMiddleware)  # outermost: ids every answer
     for router in (
         health.router,
         groups.router,

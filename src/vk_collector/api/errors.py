@@ -10,6 +10,7 @@ ValidationError INVALID_INPUT / other    422 / 400
 QueueError JOB_NOT_FOUND, QUEUE_NOT_FOUND  404
 QueueError RETRY/REMOVE_JOB_FAILED       409
 QueueError (Redis trouble), Redis, DB    503
+pool exhausted, DB unreachable           503 (``DATABASE_UNAVAILABLE``)
 VkApiError                               502
 request validation (FastAPI)             422, naming the field
 =======================================  ======
@@ -23,6 +24,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vk_collector.api.envelope import error_envelope
@@ -160,7 +162,20 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = dict(exc.headers) if exc.headers else None
         return _respond(request, exc.status_code, code, message, headers=headers)
 
+    async def on_database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, sa_exc.TimeoutError):
+            reason = "every database connection is busy; try again shortly"
+        else:
+            detail = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
+            reason = f"the database does not answer ({detail})"
+        log.warning("api.database_unavailable", error=redact(reason))
+        return _respond(request, 503, "DATABASE_UNAVAILABLE", reason, headers={"Retry-After": "5"})
+
     app.add_exception_handler(VkCollectorError, on_domain_error)
+    # pool checkout timeouts, unreachable servers, "database is locked"
+    app.add_exception_handler(sa_exc.TimeoutError, on_database_unavailable)
+    app.add_exception_handler(sa_exc.OperationalError, on_database_unavailable)
+    app.add_exception_handler(sa_exc.InterfaceError, on_database_unavailable)
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(RequestValidationError, on_invalid_request)
     app.add_exception_handler(StarletteHTTPException, on_http_error)

@@ -119,7 +119,10 @@ def upload(
         fail(f"cannot read {file}: {exc.strerror or exc}", EXIT_USAGE)
     try:  # bad files are refused before anything starts
         parsed = Pipelines.parse_upload(
-            data, encoding=encoding, max_bytes=settings.max_upload_bytes
+            data,
+            encoding=encoding,
+            max_bytes=settings.max_upload_bytes,
+            max_identifiers=settings.max_upload_identifiers,
         )
     except ValidationError as exc:
         fail(exc.message, EXIT_USAGE)
