@@ -352,6 +352,14 @@ def export(
         str | None,
         typer.Option("--output", "-o", help="File to write; '-' for standard output."),
     ] = None,
+    raw: Annotated[
+        bool,
+        typer.Option(
+            "--raw",
+            help="CSV: write cells verbatim (by default cells starting with = + - @ get a "
+            "leading ' so spreadsheets do not run them as formulas).",
+        ),
+    ] = False,
 ) -> None:
     """Export a task's comments (one row each; json nests them under their posts)."""
     settings = load()
@@ -361,10 +369,10 @@ def export(
         async with open_database(settings) as db:
             await TaskService(db).get(task_id)
             if output == "-":
-                written = await write_export(db, task_id, chosen, sys.stdout.buffer)
+                written = await write_export(db, task_id, chosen, sys.stdout.buffer, raw=raw)
                 return "-", written
             target = Path(output or chosen.filename(task_id))
-            written = await write_export(db, task_id, chosen, target)
+            written = await write_export(db, task_id, chosen, target, raw=raw)
             return str(target), written
 
     target, written = run(main)

@@ -209,13 +209,20 @@ async def export(
     tasks: TasksDep,
     db: DbDep,
     format: Annotated[ExportFormat, Query()] = ExportFormat.JSON,
+    raw: Annotated[
+        bool,
+        Query(
+            description="CSV only: write cells verbatim.  By default a text cell starting "
+            "with =, +, -, @, tab or CR gets a leading ' so spreadsheets do not run it"
+        ),
+    ] = False,
 ) -> StreamingResponse:
     """At most ``VKC_API_MAX_CONCURRENT_EXPORTS`` stream at once (429 past it)."""
     await tasks.get(task_id)  # 404 before the first byte
     slots: Slots = request.app.state.export_slots
     slots.acquire()
     return SlotStreamingResponse(
-        export_chunks(db, task_id, format),
+        export_chunks(db, task_id, format, raw=raw),
         slots=slots,
         media_type=format.media_type,
         headers={"Content-Disposition": f'attachment; filename="{format.filename(task_id)}"'},
