@@ -239,3 +239,18 @@ async def test_a_quiet_stream_follows_the_task_row_when_events_are_missed(api: A
     assert seen[1][1]["progress"]["percentage"] == 60
     assert seen[1][1]["progress"]["stage"] == "fetching"
     assert seen[2][1]["result"] == {"success": True}
+
+
+async def test_cancel_a_waiting_task_then_refuse_a_second_cancel(api: Api) -> None:
+    ids = await _store_groups(api, 41)
+    task = await api.ok("POST", "/api/tasks/collect", 201, json={"groups": ids})
+    cancelled = await api.ok("POST", f"/api/tasks/{task['id']}/cancel")
+    assert cancelled["status"] == "cancelled"
+    assert cancelled["errorMessage"] == "cancelled on request"
+    assert await api.runtime.queue.get_job(task["jobId"]) is None  # never runs
+    error = await api.error("POST", f"/api/tasks/{task['id']}/cancel", 409)
+    assert "already cancelled" in error["message"]
+    await api.error("POST", "/api/tasks/999999/cancel", 404)
+    listed = await api.ok("GET", "/api/tasks?status=cancelled")
+    assert [t["id"] for t in listed] == [task["id"]]
+    await api.ok("DELETE", f"/api/tasks/{task['id']}")

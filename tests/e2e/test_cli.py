@@ -74,6 +74,9 @@ def test_upload_collect_show_and_export(env: dict[str, str], tmp_path: Path) -> 
     assert json.loads(shown.stdout)["result"]["commentsCollected"] == comments
     tasks = json.loads(cli(env, "tasks", "list", "--json").stdout)
     assert [t["taskId"] for t in tasks] == [task["taskId"], resolved["taskId"]]
+    ended = cli(env, "tasks", "cancel", str(task["taskId"]))
+    assert ended.returncode != 0
+    assert "already completed" in ended.stderr
 
     exported = cli(env, "export", str(task["taskId"]), "--format", "csv", "-o", "-")
     assert exported.returncode == 0, exported.stderr
@@ -94,6 +97,7 @@ def test_user_mistakes_get_one_line_and_a_usage_exit_code(
         (["collect"], "--groups ID,... or --all"),
         (["collect", "--all"], "no communities are stored yet"),
         (["tasks", "show", "999"], "task 999 not found"),
+        (["tasks", "cancel", "999"], "task 999 not found"),
         (["export", "1", "--format", "pdf"], "unknown export format"),
     ]
     for args, message in cases:

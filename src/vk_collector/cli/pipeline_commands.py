@@ -259,13 +259,13 @@ def collect(
     )
 
 
-tasks_app = typer.Typer(help="List tasks or show one.", no_args_is_help=True)
+tasks_app = typer.Typer(help="List, show or cancel tasks.", no_args_is_help=True)
 
 
 @tasks_app.command("list")
 def tasks_list(
     status: Annotated[
-        str | None, typer.Option(help="pending, processing, completed or failed.")
+        str | None, typer.Option(help="pending, processing, completed, failed or cancelled.")
     ] = None,
     page: Annotated[int, typer.Option(min=1)] = 1,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
@@ -274,7 +274,8 @@ def tasks_list(
     """Tasks, newest first."""
     settings = load()
     if status is not None and status not in {s.value for s in TaskStatus}:
-        fail(f"unknown status {status!r}; use pending, processing, completed or failed", EXIT_USAGE)
+        allowed = ", ".join(s.value for s in TaskStatus)
+        fail(f"unknown status {status!r}; use one of {allowed}", EXIT_USAGE)
 
     async def main() -> list[TaskRecord]:
         async with open_database(settings) as db:
@@ -337,6 +338,24 @@ def tasks_show(
     async def main() -> TaskRecord:
         async with open_database(settings) as db:
             return await TaskService(db).get(task_id)
+
+    task = run(main)
+    if json_output:
+        print_json(task_summary(task))
+    else:
+        _print_task(task)
+
+
+@tasks_app.command("cancel")
+def tasks_cancel(
+    task_id: Annotated[int, typer.Argument(help="The task id.")], json_output: JsonOption = False
+) -> None:
+    """Cancel a pending or running task; its worker stops within about a second."""
+    settings = load()
+
+    async def main() -> TaskRecord:
+        async with open_database(settings) as db:
+            return await TaskService(db).cancel(task_id)
 
     task = run(main)
     if json_output:

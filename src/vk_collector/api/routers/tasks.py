@@ -97,11 +97,26 @@ async def get_task(
     return envelope(task_out(await tasks.get(task_id)), request_id)
 
 
+@router.post(
+    "/{task_id}/cancel",
+    response_model=Envelope[TaskOut],
+    dependencies=[ApiKey],
+    summary="Cancel a pending or running task (409 once it ended)",
+)
+async def cancel_task(
+    task_id: TaskIdPath, pipelines: PipelinesDep, request_id: RequestId
+) -> Envelope[TaskOut]:
+    """A job still waiting is removed; a running one stops within about a second,
+    failing without retry.  The task's status becomes ``cancelled``."""
+    task = await pipelines.cancel_task(task_id)
+    return envelope(task_out(task), request_id, f"task {task_id} cancelled")
+
+
 @router.delete(
     "/{task_id}",
     response_model=Envelope[DeletedTaskOut],
     dependencies=[ApiKey],
-    summary="Cancel the task's job and delete the task (409 while its job runs)",
+    summary="Delete the task and its waiting job (409 while its job runs: cancel first)",
 )
 async def delete_task(
     task_id: TaskIdPath,
