@@ -53,6 +53,12 @@ class RedisSettings(BaseSettings):
         description="redis:// or rediss:// URL; unset starts a private embedded Valkey",
     )
     connect_timeout_s: float = Field(default=2.0, gt=0)
+    command_timeout_s: float = Field(
+        default=3.0,
+        gt=0,
+        le=120,
+        description="a queue command (not a blocking read) gives up after it: 503 in the API",
+    )
 
     @field_validator("url")
     @classmethod

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from vk_collector.embedded import free_port
 from vk_collector.vk.emulator import EmulatorServer
 
 CLI = [sys.executable, "-m", "vk_collector.cli"]
@@ -149,3 +150,11 @@ def test_the_worker_exits_zero_on_sigterm(env: dict[str, str]) -> None:
     worker.send_signal(signal.SIGTERM)
 
     assert worker.wait(timeout=30) == 0
+
+
+def test_a_redis_password_is_never_printed(env: dict[str, str]) -> None:
+    dead = f"redis://:hunter2-secret@127.0.0.1:{free_port()}/0"
+    result = cli({**env, "REDIS_URL": dead, "VKC_REDIS_CONNECT_TIMEOUT_S": "0.5"}, "queues")
+    assert result.returncode != 0
+    assert "redis://:***@127.0.0.1" in result.stderr, result.stderr
+    assert "hunter2-secret" not in result.stderr + result.stdout

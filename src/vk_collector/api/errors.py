@@ -11,6 +11,7 @@ QueueError JOB_NOT_FOUND, QUEUE_NOT_FOUND  404
 QueueError RETRY/REMOVE_JOB_FAILED       409
 QueueError (Redis trouble), Redis, DB    503
 pool exhausted, DB unreachable           503 (``DATABASE_UNAVAILABLE``)
+a Redis error no handler wrapped          503 (``REDIS_UNAVAILABLE``)
 VkApiError                               502
 request validation (FastAPI)             422, naming the field
 =======================================  ======
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis.exceptions
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -171,7 +173,15 @@ def install_error_handlers(app: FastAPI) -> None:
         log.warning("api.database_unavailable", error=redact(reason))
         return _respond(request, 503, "DATABASE_UNAVAILABLE", reason, headers={"Retry-After": "5"})
 
+    async def on_redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        reason = f"Redis does not answer ({detail}); try again shortly"
+        log.warning("api.redis_unavailable", error=redact(reason))
+        return _respond(request, 503, "REDIS_UNAVAILABLE", reason, headers={"Retry-After": "5"})
+
     app.add_exception_handler(VkCollectorError, on_domain_error)
+    app.add_exception_handler(redis.exceptions.ConnectionError, on_redis_unavailable)
+    app.add_exception_handler(redis.exceptions.TimeoutError, on_redis_unavailable)
     # pool checkout timeouts, unreachable servers, "database is locked"
     app.add_exception_handler(sa_exc.TimeoutError, on_database_unavailable)
     app.add_exception_handler(sa_exc.OperationalError, on_database_unavailable)

@@ -12,7 +12,7 @@ from vk_collector.api.deps import ApiKey, QueueDep, RequestId
 from vk_collector.api.envelope import ApiModel, Envelope, envelope
 from vk_collector.api.errors import ApiError
 from vk_collector.errors import ErrorCode, QueueError
-from vk_collector.queue.config import QueueName
+from vk_collector.queue.config import JOB_ID_PATTERN, QueueName
 from vk_collector.queue.job_handler import JOB_STATES
 from vk_collector.queue.service import QueueService
 from vk_collector.redaction import redact, redact_value
@@ -22,7 +22,15 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api", tags=["operators"], dependencies=[ApiKey])
 
 _MAX_JOBS = 1000
-JobIdPath = Annotated[str, Path(min_length=1, max_length=200)]
+JobIdPath = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=200,
+        pattern=JOB_ID_PATTERN,
+        description="A job id: vk-collect-<taskId>, process-groups-<taskId> or a number",
+    ),
+]
 
 
 class QueueOut(ApiModel):
