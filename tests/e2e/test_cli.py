@@ -158,3 +158,22 @@ def test_a_redis_password_is_never_printed(env: dict[str, str]) -> None:
     assert result.returncode != 0
     assert "redis://:***@127.0.0.1" in result.stderr, result.stderr
     assert "hunter2-secret" not in result.stderr + result.stdout
+
+
+def test_an_unreachable_postgresql_is_one_line_and_health_json_is_json(
+    env: dict[str, str],
+) -> None:
+    dead = {**env, "DATABASE_URL": f"postgresql://vkc:pg-secret-9@127.0.0.1:{free_port()}/vkc"}
+    listed = cli(dead, "tasks", "list")
+    assert listed.returncode == 1
+    assert "Traceback" not in listed.stderr
+    assert len(listed.stderr.strip().splitlines()) == 1, listed.stderr
+    assert "database does not answer" in listed.stderr or "cannot connect" in listed.stderr
+    assert "pg-secret-9" not in listed.stderr
+
+    health = cli(dead, "health", "--json")
+    assert health.returncode == 1
+    report = json.loads(health.stdout)
+    assert report["status"] == "unhealthy"
+    assert report["error"]
+    assert "pg-secret-9" not in health.stdout + health.stderr
