@@ -59,3 +59,39 @@ async def test_the_event_stream_of_a_deleted_task_ends_cleanly(api: Api) -> None
             if name == "failed":
                 assert data["failedReason"] == "task deleted"
     assert seen == ["snapshot", "failed"]
+
+
+async def test_head_answers_like_get_without_a_body(api: Api) -> None:
+    task = await api.runtime.tasks.create(TaskType.PROCESS_GROUPS, {})
+    for path in (
+        "/api/health",
+        "/api/tasks",
+        f"/api/tasks/{task.id}",
+        "/",
+        f"/api/results/{task.id}/export?format=csv",
+    ):
+        got = await api.client.get(path)
+        head = await api.client.head(path)
+        assert head.status_code == got.status_code == 200, path
+        assert head.content == b""
+        assert head.headers["content-type"] == got.headers["content-type"]
+    assert (await api.client.head("/api/tasks/999999")).status_code == 404
+    assert api.app.state.export_slots.in_use == 0
+
+
+async def test_ids_in_paths_and_numbers_in_bodies_are_strict(api: Api) -> None:
+    task = await api.runtime.tasks.create(TaskType.PROCESS_GROUPS, {})
+    await api.ok("GET", f"/api/tasks/{task.id}")
+    for spelled in (f"+{task.id}", f"0{task.id}", f"{task.id}.0", f" {task.id}"):
+        response = await api.client.get(f"/api/tasks/{spelled}")
+        assert response.status_code in (404, 422), (spelled, response.text)
+    for body in (
+        {"groups": [1], "limit": True},
+        {"groups": [True]},
+        {"groups": ["1"]},
+        {"groups": [1], "includeReplies": "yes"},
+    ):
+        error = await api.error("POST", "/api/tasks/collect", 422, json=body)
+        assert error["code"] == "INVALID_INPUT", body
+    error = await api.error("DELETE", "/api/groups", 422, json={"groupIds": [True]})
+    assert "groupIds" in error["message"]

@@ -24,7 +24,7 @@ from vk_collector.api.dashboard import mount_dashboard
 from vk_collector.api.envelope import ErrorEnvelope
 from vk_collector.api.errors import install_error_handlers
 from vk_collector.api.limits import Slots
-from vk_collector.api.middleware import RequestContextMiddleware
+from vk_collector.api.middleware import HeadAsGetMiddleware, RequestContextMiddleware
 from vk_collector.api.routers import events, groups, health, queues, results, tasks
 from vk_collector.bootstrap import Runtime
 from vk_collector.metrics import Metrics, install, uninstall
@@ -106,6 +106,7 @@ def create_app(
     app.state.export_slots = Slots("exports", settings.api.max_concurrent_exports)
     app.state.upload_slots = Slots("groups file parses", settings.api.max_concurrent_uploads)
     install_error_handlers(app)
+    app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(AdmissionMiddleware, settings=settings)
     app.add_middleware(RequestContextMiddleware)  # outermost: ids every answer
     for router in (

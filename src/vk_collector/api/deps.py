@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
+from pydantic import BeforeValidator
 
 from vk_collector.api.errors import ApiError, request_id_of
 from vk_collector.api.security import require_api_key
@@ -39,8 +41,20 @@ MAX_ID = 2**31 - 1
 MAX_VK_ID = 2**53
 """VK ids (owners, posts) stay within what JSON numbers carry exactly."""
 
-TaskIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="Task id")]
-GroupIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="Internal group id")]
+
+def _canonical_id(value: object) -> object:
+    """Ids in paths are written one way only: ``+1``, ``01`` and ``1.0`` are not ``1``."""
+    if isinstance(value, str) and not re.fullmatch(r"[1-9][0-9]{0,18}", value):
+        raise ValueError("must be a positive whole number written without sign, zeros or dot")
+    return value
+
+
+TaskIdPath = Annotated[
+    int, Path(ge=1, le=MAX_ID, description="Task id"), BeforeValidator(_canonical_id)
+]
+GroupIdPath = Annotated[
+    int, Path(ge=1, le=MAX_ID, description="Internal group id"), BeforeValidator(_canonical_id)
+]
 
 
 def get_runtime(request: Request) -> Runtime:

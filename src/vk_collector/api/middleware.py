@@ -17,6 +17,7 @@ this origin's own scripts, styles and connections (the dashboard needs no more).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import uuid
@@ -29,7 +30,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from vk_collector.api.envelope import error_envelope
 from vk_collector.redaction import redact
 
-__all__ = ["REQUEST_ID_HEADER", "RequestContextMiddleware"]
+__all__ = [
+    "CONTENT_SECURITY_POLICY",
+    "REQUEST_ID_HEADER",
+    "HeadAsGetMiddleware",
+    "RequestContextMiddleware",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -119,3 +125,30 @@ async def _send_500(send: Send, request_id: str) -> None:
         }
     )
     await send({"type": "http.response.body", "body": payload})
+
+
+class _HeadAnsweredError(Exception):
+    """Raised from ``send`` once a HEAD answer's headers are out: stops the app."""
+
+
+class HeadAsGetMiddleware:
+    """``HEAD`` on a ``GET`` route answers like ``GET``, without the body (HTTP
+    semantics; FastAPI routes list GET only).  The app is stopped once the headers are
+    sent, so a HEAD on an export does not build the export."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                await send(message)
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                raise _HeadAnsweredError
+
+        with contextlib.suppress(_HeadAnsweredError):
+            await self.app({**scope, "method": "GET"}, receive, headers_only)

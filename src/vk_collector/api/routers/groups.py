@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request
-from pydantic import Field
+from pydantic import ConfigDict, Field
 from starlette.datastructures import UploadFile
 from starlette.types import Message
 
@@ -120,6 +120,8 @@ class UploadStatusOut(ApiModel):
 
 
 class DeleteGroupsIn(ApiModel):
+    model_config = ConfigDict(strict=True)
+
     group_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(min_length=1, max_length=1000)
 
 

@@ -34,7 +34,8 @@ VkId = Annotated[int, Field(ge=1, le=MAX_VK_ID)]
 class CollectIn(ApiModel):
     """Exactly one of ``groups`` (internal ids, or "all") and ``vkIds``."""
 
-    model_config = ConfigDict(extra="forbid")
+    # strict: JSON true is not the number 1, "5" is not 5
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     groups: list[InternalId] | Literal["all"] | None = Field(
         default=None, description='Internal group ids (GET /api/groups "id"), or "all"'
