@@ -95,3 +95,17 @@ async def test_ids_in_paths_and_numbers_in_bodies_are_strict(api: Api) -> None:
         assert error["code"] == "INVALID_INPUT", body
     error = await api.error("DELETE", "/api/groups", 422, json={"groupIds": [True]})
     assert "groupIds" in error["message"]
+
+
+async def test_the_allow_header_names_every_method_of_the_path(api: Api) -> None:
+    expected = {
+        "/api/tasks/1": "DELETE, GET, HEAD",
+        "/api/groups": "DELETE, GET, HEAD",
+        "/api/jobs/vk-collect-1": "DELETE, GET, HEAD",
+        "/api/groups/1": "DELETE",
+        "/api/tasks/1/cancel": "POST",
+    }
+    for path, allow in expected.items():
+        response = await api.client.options(path)
+        assert response.status_code == 405, path
+        assert response.headers["allow"] == allow, path

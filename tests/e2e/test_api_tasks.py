@@ -71,7 +71,10 @@ async def test_collect_by_internal_ids_vk_ids_or_all(api: Api) -> None:
 async def test_collect_rejects_bad_bodies(api: Api) -> None:
     ids = await _store_groups(api, 21)
     for body, words in (
-        ({"groups": []}, "choose the communities"),
+        ({"groups": []}, "groups: List should have at least 1 item"),
+        ({"vkIds": []}, "vkIds: List should have at least 1 item"),
+        ({"groups": None, "vkIds": [21]}, "groups: Value error, leave the field out"),
+        ({"groups": ids, "limit": True}, "limit"),
         ({}, "choose the communities"),
         ({"groups": ids, "vkIds": [21]}, "choose the communities"),
         ({"groups": [0]}, "groups"),

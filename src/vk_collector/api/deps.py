@@ -19,6 +19,7 @@ from vk_collector.storage import Database
 from vk_collector.tasks import TaskService
 
 __all__ = [
+    "JSON_NUMBER",
     "MAX_ID",
     "MAX_VK_ID",
     "ApiKey",
@@ -48,6 +49,18 @@ def _canonical_id(value: object) -> object:
         raise ValueError("must be a positive whole number written without sign, zeros or dot")
     return value
 
+
+def _json_number(value: object) -> object:
+    """JSON numbers only: ``true`` is not 1 and ``"5"`` is not 5 (``5.0`` is, as in JSON
+    Schema's ``integer``)."""
+    if isinstance(value, bool | str | bytes):
+        raise ValueError("must be a JSON number, not a string or a boolean")
+    return value
+
+
+JSON_NUMBER = BeforeValidator(_json_number)
+"""Metadata for an ``int`` in a JSON body, after its ``Field`` (so the schema keeps
+its bounds): strict about type, like the schema, not about ``5.0``."""
 
 TaskIdPath = Annotated[
     int, Path(ge=1, le=MAX_ID, description="Task id"), BeforeValidator(_canonical_id)

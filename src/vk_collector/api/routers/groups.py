@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request
-from pydantic import ConfigDict, Field
+from pydantic import Field
 from starlette.datastructures import UploadFile
 from starlette.types import Message
 
 from vk_collector.api.deps import (
+    JSON_NUMBER,
     MAX_ID,
     ApiKey,
     DbDep,
@@ -120,9 +121,9 @@ class UploadStatusOut(ApiModel):
 
 
 class DeleteGroupsIn(ApiModel):
-    model_config = ConfigDict(strict=True)
-
-    group_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(min_length=1, max_length=1000)
+    group_ids: list[Annotated[int, Field(ge=1, le=MAX_ID), JSON_NUMBER]] = Field(
+        min_length=1, max_length=1000
+    )
 
 
 class DeletedOut(ApiModel):
