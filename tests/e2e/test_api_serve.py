@@ -105,6 +105,8 @@ async def test_serves_without_workers_and_stops_on_sigterm(
             assert health["data"]["details"]["workers"] == []
             denied = await client.get("/api/queues")
             assert denied.status_code == 401
+            foreign = await client.get("/api/health", headers={"Host": "evil.example"})
+            assert foreign.status_code == 400
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
     finally:

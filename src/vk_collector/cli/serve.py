@@ -59,6 +59,10 @@ def serve(
             "listen on 127.0.0.1",
             EXIT_USAGE,
         )
+    # the address listened on is a served host name even when given as --host
+    settings = settings.model_copy(
+        update={"api": settings.api.model_copy(update={"host": bind, "port": listen_port})}
+    )
     with using_redis(settings) as redis_url:
         app = create_app(settings, redis_url, workers=workers)
         config = uvicorn.Config(
