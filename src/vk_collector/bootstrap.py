@@ -118,7 +118,7 @@ class Runtime:
         queues: Sequence[str] | None = None,
         concurrency: int | None = None,
     ) -> Runtime:
-        db = Database(settings.database_url, echo=settings.database.echo)
+        db = Database.from_settings(settings)
         tasks = TaskService(db)
         vk: VkClient | None = None
         vk_redis: aioredis.Redis | None = None

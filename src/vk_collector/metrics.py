@@ -79,6 +79,13 @@ class Metrics:
         self.vk_errors = Counter(
             "vkc_vk_errors", "VK API errors by VK error code", ["code"], registry=r
         )
+        self.scrape_ok = Gauge(
+            "vkc_scrape_source_up",
+            "1 when this scrape could read the source (redis: job counts; database: task "
+            "counts), 0 when it could not: the gauges read from it then keep old values",
+            ["source"],
+            registry=r,
+        )
         self.rate_limit_wait = Histogram(
             "vkc_rate_limit_wait_seconds",
             "Time VK requests waited for the rate limiter",

@@ -9,12 +9,13 @@ original system only logged it and left the task pending forever).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 
 import structlog
 
-from vk_collector.errors import ErrorCode, ValidationError, VkCollectorError
+from vk_collector.errors import ErrorCode, QueueError, ValidationError, VkCollectorError
 from vk_collector.queue.jobs import (
     ProcessGroupsJobData,
     ProcessGroupsMetadata,
@@ -79,10 +80,19 @@ class Pipelines:
     # --- upload -----------------------------------------------------------------
 
     @staticmethod
-    def parse_upload(data: bytes, *, encoding: str | None = None, max_bytes: int) -> GroupsFile:
+    def parse_upload(
+        data: bytes,
+        *,
+        encoding: str | None = None,
+        max_bytes: int,
+        max_identifiers: int | None = None,
+    ) -> GroupsFile:
         """Parse a groups file; raises ``ValidationError`` for whole-file problems (empty,
-        binary, too large, undecodable) and for a file with no valid line at all."""
-        parsed = parse_groups_file(data, encoding=encoding, max_bytes=max_bytes)
+        binary, too large, more than ``max_identifiers``, undecodable) and for a file
+        with no valid line at all."""
+        parsed = parse_groups_file(
+            data, encoding=encoding, max_bytes=max_bytes, max_identifiers=max_identifiers
+        )
         _require_identifiers(parsed)
         return parsed
 
@@ -93,6 +103,7 @@ class Pipelines:
         file_name: str | None = None,
         encoding: str | None = None,
         max_bytes: int,
+        max_identifiers: int | None = None,
     ) -> UploadResult:
         """Parse a groups file (unless given parsed) and queue its identifiers.  Bad input
         raises ``ValidationError`` and stores nothing."""
@@ -100,7 +111,11 @@ class Pipelines:
             data
             if isinstance(data, GroupsFile)
             else await asyncio.to_thread(
-                self.parse_upload, data, encoding=encoding, max_bytes=max_bytes
+                self.parse_upload,
+                data,
+                encoding=encoding,
+                max_bytes=max_bytes,
+                max_identifiers=max_identifiers,
             )
         )
         return await self._queue_identifiers(parsed, "file", file_name)
@@ -231,20 +246,35 @@ class Pipelines:
             await self._tasks.fail(task.id, f"could not queue the job: {exc.message}")
             raise
 
+    async def cancel_task(self, task_id: int) -> TaskRecord:
+        """Cancel a pending or processing task: a job not yet running is removed from
+        its queue; a running one is ended by its worker within about a second (the
+        worker polls the task).  ``ValidationError`` (``CONFLICT``) if it had ended."""
+        task = await self._tasks.cancel(task_id)
+        job = await self._queue.get_job(f"{_job_prefix(task.type)}-{task_id}")
+        if job is not None and await self._queue.get_job_state(job) != "active":
+            with contextlib.suppress(QueueError):  # taken meanwhile: its worker stops it
+                await self._queue.remove_job(str(job.id))
+        log.info("pipeline.task_cancelled", task_id=task_id)
+        return task
+
     async def delete_task(self, task_id: int) -> None:
         """Cancel the task's job (when not running) and delete the task and its links."""
         task = await self._tasks.get(task_id)
-        prefix = "vk-collect" if task.type is TaskType.FETCH_COMMENTS else "process-groups"
-        job = await self._queue.get_job(f"{prefix}-{task_id}")
+        job = await self._queue.get_job(f"{_job_prefix(task.type)}-{task_id}")
         if job is not None:
             state = await self._queue.get_job_state(job)
             if state == "active":
                 raise ValidationError(
-                    f"task {task_id} is being processed; wait for it to end or pause its "
-                    "queue first",
+                    f"task {task_id} is being processed; cancel it first "
+                    f"(POST /api/tasks/{task_id}/cancel) and delete it once it ended",
                     ErrorCode.CONFLICT,
                     details={"taskId": task_id, "jobId": str(job.id)},
                 )
             await self._queue.remove_job(str(job.id))
         await self._tasks.delete(task_id)
         log.info("pipeline.task_deleted", task_id=task_id)
+
+
+def _job_prefix(task_type: TaskType) -> str:
+    return "vk-collect" if task_type is TaskType.FETCH_COMMENTS else "process-groups"

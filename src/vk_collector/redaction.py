@@ -3,7 +3,9 @@
 Two layers: every secret the process knows (VK tokens, the API key) is registered
 with :func:`register_secret` and replaced wherever it appears, and anything that
 *looks* like a token in a URL or header (``access_token=...``, ``Bearer ...``) is
-masked even when nobody registered it.
+masked even when nobody registered it, as is the password of any URL
+(``redis://:secret@host``, ``postgresql://user:secret@host/db``): :func:`redact_url`
+for a URL about to be printed.
 """
 
 from __future__ import annotations
@@ -13,7 +15,14 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["MASK", "redact", "redact_value", "register_secret", "register_secrets"]
+__all__ = [
+    "MASK",
+    "redact",
+    "redact_url",
+    "redact_value",
+    "register_secret",
+    "register_secrets",
+]
 
 MASK = "***"
 
@@ -23,6 +32,8 @@ _PATTERNS = (
     re.compile(r"('access_token'\s*:\s*')[^']+", re.IGNORECASE),
     re.compile(r"(Bearer\s+)[A-Za-z0-9._\-~+/=]+", re.IGNORECASE),
     re.compile(r"(X-API-Key:\s*)\S+", re.IGNORECASE),
+    # the password of a URL's user info: scheme://user:PASSWORD@host
+    re.compile(r"(\b[a-z][a-z0-9+.\-]*://[^\s:/@]*:)[^\s/@]+(?=@)", re.IGNORECASE),
 )
 _MIN_SECRET_LENGTH = 4
 
@@ -52,6 +63,11 @@ def redact(text: str) -> str:
     for pattern in _PATTERNS:
         text = pattern.sub(lambda m: m.group(1) + MASK, text)
     return text
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password (if any) masked, for messages and logs."""
+    return redact(url)
 
 
 def redact_value(value: Any) -> Any:

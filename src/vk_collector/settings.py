@@ -63,6 +63,12 @@ class RedisSettings(BaseSettings):
         description="redis:// or rediss:// URL; unset starts a private embedded Valkey",
     )
     connect_timeout_s: float = Field(default=2.0, gt=0)
+    command_timeout_s: float = Field(
+        default=3.0,
+        gt=0,
+        le=120,
+        description="a queue command (not a blocking read) gives up after it: 503 in the API",
+    )
 
     @field_validator("url")
     @classmethod
@@ -83,6 +89,15 @@ class DatabaseSettings(BaseSettings):
         description="SQLAlchemy async URL; unset means SQLite in the data directory",
     )
     echo: bool = False
+    pool_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="seconds a request waits for a pooled connection before a 503",
+    )
+    connect_timeout_s: float = Field(
+        default=5.0, gt=0, le=300, description="seconds to open a PostgreSQL connection"
+    )
 
     @field_validator("url")
     @classmethod
@@ -221,7 +236,13 @@ class QueuesSettings(BaseSettings):
         return self
 
 
+_LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "::1", "[::1]"]
+
+
 class ApiSettings(BaseSettings):
+    """The HTTP API: its key, address and the limits that keep one client (with or
+    without the key) from exhausting the server.  See docs/OPERATIONS.md, Security."""
+
     model_config = _config("VKC_API_")
 
     key: SecretStr | None = Field(
@@ -242,16 +263,73 @@ class ApiSettings(BaseSettings):
             return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
         return value
 
+    max_json_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="largest JSON request body (413 past it)"
+    )
+    max_concurrent_exports: int = Field(
+        default=4, ge=1, le=1000, description="exports streaming at once (429 past it)"
+    )
+    max_concurrent_uploads: int = Field(
+        default=2, ge=1, le=100, description="groups files parsed at once (429 past it)"
+    )
+    timeout_keep_alive_s: float = Field(
+        default=5.0, gt=0, le=600, description="idle keep-alive connections close after it"
+    )
+    timeout_request_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="a request's headers and body must arrive within it (408 or close)",
+    )
+    limit_concurrency: int = Field(
+        default=500, ge=10, description="open connections and requests (503 past it)"
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host names served besides the loopback names and the listen address",
+    )
+    trusted_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="origins (scheme://host[:port]) allowed to change state from a browser",
+    )
+
+    @field_validator("allowed_hosts", "trusted_origins", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_origins")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if not origin.startswith(("http://", "https://")) or origin.count("/") != 2:
+                raise ValueError(f"{origin!r} is not an origin like https://example.org")
+        return [origin.lower() for origin in value]
+
     @field_validator("key")
     @classmethod
     def _refuse_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value():
             return None
-        if value.get_secret_value().lower() in {"changeme", "change-me", "secret", "apikey"}:
+        secret = value.get_secret_value()
+        if not secret.strip():
+            raise ValueError("is only whitespace; set a real random key or leave it empty")
+        if secret != secret.strip():
+            raise ValueError(
+                "has leading or trailing whitespace (a newline from a file?); remove it"
+            )
+        if secret.lower() in {"changeme", "change-me", "secret", "apikey"}:
             raise ValueError("is a placeholder; set a real random key")
-        if len(value.get_secret_value()) < 8:
+        if len(secret) < 8:
             raise ValueError("must be at least 8 characters")
         return value
+
+    def served_hosts(self) -> frozenset[str]:
+        """Host names (lower case, without port) the API answers for."""
+        names = {*_LOOPBACK_HOSTS, self.host.lower(), *(h.lower() for h in self.allowed_hosts)}
+        return frozenset(names)
 
 
 class LogSettings(BaseSettings):
@@ -273,6 +351,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=Path("./data"))
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    max_upload_identifiers: int = Field(
+        default=100_000, ge=1, description="identifiers in one groups file (422 past it)"
+    )
     redis: RedisSettings = Field(default_factory=RedisSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     vk: VkSettings = Field(default_factory=VkSettings)

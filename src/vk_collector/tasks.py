@@ -3,16 +3,21 @@
 ::
 
     pending --start--> processing --complete--> completed
-                           |  ^
-                         fail  start (a retried or recovered job)
-                           v  |
-                          failed
+       |                   |  ^
+       |                 fail  start (a retried or recovered job)
+       |                   v  |
+       |                  failed
+       +----cancel---------+-------> cancelled  (from pending or processing)
 
 Invariants:
 
 * progress is an integer percentage, clamped to 0..100; ``complete`` sets it to 100;
-* a finished task (completed or failed) ignores late progress reports: a stale
-  worker cannot lower a completed task; ``start`` re-opens it for a new attempt;
+* a finished task (completed, failed or cancelled) ignores late progress reports: a
+  stale worker cannot lower a completed task; ``start`` re-opens a completed or
+  failed one for a new attempt;
+* a cancelled task stays cancelled: ``start`` raises :class:`TaskCancelledError`,
+  ``complete`` and ``fail`` leave it as it is (the worker notices the cancel between
+  VK requests and ends its job, see ``workers.task_worker``);
 * ``started_at`` keeps the first start; ``finished_at`` is set by complete/fail and
   cleared by start;
 * parameters, results, stats and errors never hold a token (see ``scrub_secrets``);
@@ -29,7 +34,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from vk_collector.errors import ErrorCode, ValidationError
+from vk_collector.errors import ErrorCode, ErrorSeverity, ValidationError, WorkerError
 from vk_collector.redaction import redact
 from vk_collector.storage import (
     Database,
@@ -41,9 +46,27 @@ from vk_collector.storage import (
 )
 from vk_collector.storage.models import utcnow
 
-__all__ = ["MAX_TASK_ERRORS", "TaskRecord", "TaskService", "TaskStatus", "TaskType"]
+__all__ = [
+    "MAX_TASK_ERRORS",
+    "TaskCancelledError",
+    "TaskRecord",
+    "TaskService",
+    "TaskStatus",
+    "TaskType",
+]
 
 MAX_TASK_ERRORS = 1000
+CANCELLED_MESSAGE = "cancelled on request"
+
+
+class TaskCancelledError(WorkerError):
+    """The task was cancelled: its job ends now and is not retried."""
+
+    default_code = ErrorCode.TASK_CANCELLED
+    default_severity = ErrorSeverity.PERMANENT
+
+    def __init__(self, task_id: int) -> None:
+        super().__init__(f"task {task_id} was cancelled", details={"taskId": task_id})
 
 
 def _not_found(task_id: int) -> ValidationError:
@@ -68,9 +91,13 @@ class TaskService:
             raise _not_found(task_id)
         return task
 
-    async def _update(self, task_id: int, **values: Any) -> TaskRecord:
+    async def _update(
+        self, task_id: int, *, _unless_cancelled: bool = False, **values: Any
+    ) -> TaskRecord:
         async with self._db.unit_of_work() as uow:
-            await self._locked(uow, task_id)
+            current = await self._locked(uow, task_id)
+            if _unless_cancelled and current.status is TaskStatus.CANCELLED:
+                return current
             task = await uow.tasks.update(task_id, **values)
             await uow.commit()
         if task is None:  # pragma: no cover - deleted between the lock and the update
@@ -113,8 +140,11 @@ class TaskService:
             return await uow.tasks.list(page=page, limit=limit, status=status, type=type)
 
     async def start(self, task_id: int) -> TaskRecord:
+        """Raises :class:`TaskCancelledError` for a cancelled task."""
         async with self._db.unit_of_work() as uow:
             task = await self._locked(uow, task_id)
+            if task.status is TaskStatus.CANCELLED:
+                raise TaskCancelledError(task_id)
             updated = await uow.tasks.update(
                 task_id,
                 status=TaskStatus.PROCESSING,
@@ -152,8 +182,10 @@ class TaskService:
         return updated or task
 
     async def complete(self, task_id: int, result: Mapping[str, Any] | None = None) -> TaskRecord:
+        """Mark completed; a cancelled task stays cancelled."""
         return await self._update(
             task_id,
+            _unless_cancelled=True,
             status=TaskStatus.COMPLETED,
             progress=100,
             result=dict(result or {}),
@@ -172,6 +204,8 @@ class TaskService:
         appended to the task's error list."""
         async with self._db.unit_of_work() as uow:
             task = await self._locked(uow, task_id)
+            if task.status is TaskStatus.CANCELLED:
+                return task
             updated = await uow.tasks.update(
                 task_id,
                 status=TaskStatus.FAILED,
@@ -182,6 +216,34 @@ class TaskService:
             )
             await uow.commit()
         return updated or task
+
+    async def cancel(self, task_id: int) -> TaskRecord:
+        """Mark a pending or processing task cancelled (its worker ends the job at its
+        next check).  Raises ``ValidationError`` (``CONFLICT``) for a finished one."""
+        async with self._db.unit_of_work() as uow:
+            task = await self._locked(uow, task_id)
+            if task.is_finished:
+                raise ValidationError(
+                    f"task {task_id} is already {task.status.value}; only pending or "
+                    "processing tasks can be cancelled",
+                    ErrorCode.CONFLICT,
+                    details={"taskId": task_id, "status": task.status.value},
+                )
+            updated = await uow.tasks.update(
+                task_id,
+                status=TaskStatus.CANCELLED,
+                error_message=CANCELLED_MESSAGE,
+                current_group=None,
+                finished_at=utcnow(),
+            )
+            await uow.commit()
+        return updated or task
+
+    async def is_cancelled(self, task_id: int) -> bool:
+        """True for a cancelled task, and for one deleted meanwhile."""
+        async with self._db.unit_of_work(read_only=True) as uow:
+            task = await uow.tasks.get(task_id)
+        return task is None or task.status is TaskStatus.CANCELLED
 
     async def add_errors(self, task_id: int, errors: Sequence[Mapping[str, Any]]) -> TaskRecord:
         async with self._db.unit_of_work() as uow:

@@ -124,7 +124,8 @@ async def test_job_data_is_shown_without_tokens(api: Api) -> None:
 
 async def test_jobs_reject_bad_parameters(api: Api) -> None:
     error = await api.error("GET", "/api/jobs", 400, params={"status": "sleeping"})
-    assert error["message"].startswith("status")
+    assert "status" in error["message"]
+    assert await api.ok("GET", "/api/jobs", params={"status": ""}) == []  # every state
     await api.error("GET", "/api/jobs", 404, params={"queue": "nope"})
-    await api.error("GET", "/api/jobs", 400, params={"start": 10, "end": 5})
+    assert await api.ok("GET", "/api/jobs", params={"start": 10, "end": 5}) == []
     await api.error("GET", "/api/jobs", 400, params={"start": -1})

@@ -10,7 +10,7 @@ import openpyxl
 
 from conftest import Api
 from vk_collector.storage import CommentData, GroupData, PostData, TaskType
-from vk_collector.storage.export import EXPORT_COLUMNS, export_rows
+from vk_collector.storage.export import EXPORT_COLUMNS, export_rows, neutralise_formula
 
 
 async def _task_with_results(api: Api) -> int:
@@ -112,7 +112,8 @@ async def test_exports_stream_every_format_as_a_download(api: Api) -> None:
             assert response.content.startswith("\ufeff".encode())
             reader = csv.DictReader(io.StringIO(response.content.decode("utf-8-sig")))
             assert reader.fieldnames == list(EXPORT_COLUMNS)
-            assert [r["text"] for r in reader] == [r["text"] for r in expected]
+            # "=1+1" is neutralised for spreadsheets (raw=true keeps it)
+            assert [r["text"] for r in reader] == [neutralise_formula(r["text"]) for r in expected]
         else:
             book = openpyxl.load_workbook(io.BytesIO(response.content), read_only=True)
             rows = list(book.worksheets[0].iter_rows(values_only=True))
@@ -129,3 +130,17 @@ async def test_export_validates_task_and_format_before_streaming(api: Api) -> No
     assert "999" in error["message"]
     error = await api.error("GET", f"/api/results/{task_id}/export", 400, params={"format": "pdf"})
     assert error["message"].startswith("invalid request: format")
+
+
+async def test_csv_export_neutralises_formulas_unless_raw(api: Api) -> None:
+    async with api.runtime.db.unit_of_work() as uow:
+        task = await uow.tasks.create(TaskType.FETCH_COMMENTS, {})
+        await uow.posts.upsert_many([PostData(owner_id=-1, post_id=1, date=1)], task_id=task.id)
+        await uow.comments.upsert_many(
+            [CommentData(owner_id=-1, comment_id=1, post_id=1, date=1, text="=1+1")]
+        )
+        await uow.commit()
+    safe = await api.client.get(f"/api/results/{task.id}/export?format=csv")
+    assert ",'=1+1," in safe.text
+    raw = await api.client.get(f"/api/results/{task.id}/export?format=csv&raw=true")
+    assert ",=1+1," in raw.text

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -85,11 +86,20 @@ async def test_serves_without_workers_and_stops_on_sigterm(
 ) -> None:
     port = _free_port()
     process = _serve(
-        _env(redis_url, tmp_path, queue_prefix, API_KEY="serve-test-key-123"),
+        _env(
+            redis_url, tmp_path, queue_prefix,
+            API_KEY="serve-test-key-123", VKC_API_TIMEOUT_REQUEST_S="1",
+        ),
         "--host", "0.0.0.0", "--port", str(port), "--no-workers",
     )  # fmt: skip
     try:
         await _wait_healthy(f"http://127.0.0.1:{port}", process)
+        # a connection that never sends its request is closed after the deadline
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as idle:
+            idle.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            started = time.monotonic()
+            assert idle.recv(1024) == b""
+            assert time.monotonic() - started < 5
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             anonymous = (await client.get("/api/health/detailed")).json()["data"]
             assert (anonymous["status"], anonymous["details"]) == ("degraded", None)
@@ -99,6 +109,8 @@ async def test_serves_without_workers_and_stops_on_sigterm(
             assert keyed.json()["data"]["details"]["workers"] == []
             denied = await client.get("/api/queues")
             assert denied.status_code == 401
+            foreign = await client.get("/api/health", headers={"Host": "evil.example"})
+            assert foreign.status_code == 400
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
     finally:

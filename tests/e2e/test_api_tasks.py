@@ -71,7 +71,10 @@ async def test_collect_by_internal_ids_vk_ids_or_all(api: Api) -> None:
 async def test_collect_rejects_bad_bodies(api: Api) -> None:
     ids = await _store_groups(api, 21)
     for body, words in (
-        ({"groups": []}, "choose the communities"),
+        ({"groups": []}, "groups: List should have at least 1 item"),
+        ({"vkIds": []}, "vkIds: List should have at least 1 item"),
+        ({"groups": None, "vkIds": [21]}, "groups: Value error, leave the field out"),
+        ({"groups": ids, "limit": True}, "limit"),
         ({}, "choose the communities"),
         ({"groups": ids, "vkIds": [21]}, "choose the communities"),
         ({"groups": [0]}, "groups"),
@@ -239,3 +242,18 @@ async def test_a_quiet_stream_follows_the_task_row_when_events_are_missed(api: A
     assert seen[1][1]["progress"]["percentage"] == 60
     assert seen[1][1]["progress"]["stage"] == "fetching"
     assert seen[2][1]["result"] == {"success": True}
+
+
+async def test_cancel_a_waiting_task_then_refuse_a_second_cancel(api: Api) -> None:
+    ids = await _store_groups(api, 41)
+    task = await api.ok("POST", "/api/tasks/collect", 201, json={"groups": ids})
+    cancelled = await api.ok("POST", f"/api/tasks/{task['id']}/cancel")
+    assert cancelled["status"] == "cancelled"
+    assert cancelled["errorMessage"] == "cancelled on request"
+    assert await api.runtime.queue.get_job(task["jobId"]) is None  # never runs
+    error = await api.error("POST", f"/api/tasks/{task['id']}/cancel", 409)
+    assert "already cancelled" in error["message"]
+    await api.error("POST", "/api/tasks/999999/cancel", 404)
+    listed = await api.ok("GET", "/api/tasks?status=cancelled")
+    assert [t["id"] for t in listed] == [task["id"]]
+    await api.ok("DELETE", f"/api/tasks/{task['id']}")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from vk_collector.embedded import free_port
 from vk_collector.queue.service import QueueService
 from vk_collector.settings import Settings
 from vk_collector.vk.emulator import EmulatorServer
@@ -78,6 +79,9 @@ def test_upload_collect_show_and_export(env: dict[str, str], tmp_path: Path) -> 
     assert json.loads(shown.stdout)["result"]["commentsCollected"] == comments
     tasks = json.loads(cli(env, "tasks", "list", "--json").stdout)
     assert [t["taskId"] for t in tasks] == [task["taskId"], resolved["taskId"]]
+    ended = cli(env, "tasks", "cancel", str(task["taskId"]))
+    assert ended.returncode != 0
+    assert "already completed" in ended.stderr
 
     exported = cli(env, "export", str(task["taskId"]), "--format", "csv", "-o", "-")
     assert exported.returncode == 0, exported.stderr
@@ -98,6 +102,7 @@ def test_user_mistakes_get_one_line_and_a_usage_exit_code(
         (["collect"], "--groups ID,... or --all"),
         (["collect", "--all"], "no communities are stored yet"),
         (["tasks", "show", "999"], "task 999 not found"),
+        (["tasks", "cancel", "999"], "task 999 not found"),
         (["export", "1", "--format", "pdf"], "unknown export format"),
     ]
     for args, message in cases:
@@ -195,3 +200,30 @@ def test_health_exits_0_when_healthy_and_1_when_jobs_wait_for_no_worker(
         "status": "unhealthy",
         "message": "process-groups: 1 job waits and no worker takes them",
     } in result["reasons"]
+
+
+def test_a_redis_password_is_never_printed(env: dict[str, str]) -> None:
+    dead = f"redis://:hunter2-secret@127.0.0.1:{free_port()}/0"
+    result = cli({**env, "REDIS_URL": dead, "VKC_REDIS_CONNECT_TIMEOUT_S": "0.5"}, "queues")
+    assert result.returncode != 0
+    assert "redis://:***@127.0.0.1" in result.stderr, result.stderr
+    assert "hunter2-secret" not in result.stderr + result.stdout
+
+
+def test_an_unreachable_postgresql_is_one_line_and_health_json_is_json(
+    env: dict[str, str],
+) -> None:
+    dead = {**env, "DATABASE_URL": f"postgresql://vkc:pg-secret-9@127.0.0.1:{free_port()}/vkc"}
+    listed = cli(dead, "tasks", "list")
+    assert listed.returncode == 1
+    assert "Traceback" not in listed.stderr
+    assert len(listed.stderr.strip().splitlines()) == 1, listed.stderr
+    assert "database does not answer" in listed.stderr or "cannot connect" in listed.stderr
+    assert "pg-secret-9" not in listed.stderr
+
+    health = cli(dead, "health", "--json")
+    assert health.returncode == 1
+    report = json.loads(health.stdout)
+    assert report["status"] == "unhealthy"
+    assert report["error"]
+    assert "pg-secret-9" not in health.stdout + health.stderr

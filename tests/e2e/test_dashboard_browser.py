@@ -8,6 +8,8 @@ groups file on the upload form, start a collection, watch the progress bar reach
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import csv
 import io
 import re
@@ -19,7 +21,9 @@ import httpx
 import pytest
 
 from vk_collector.settings import Settings, VkSettings
+from vk_collector.storage import Database, TaskType
 from vk_collector.storage.export import EXPORT_COLUMNS
+from vk_collector.tasks import TaskService
 from vk_collector.vk.emulator import EmulatorServer
 
 from browser_support import CHROMIUM_ARGS, ApiServer, ensure_chromium, ensure_playwright
@@ -209,3 +213,28 @@ def test_the_health_badge_shows_degraded_and_its_reasons(settings: Settings, pag
         expect(page.locator("#health-panel")).to_contain_text(
             "vk-collect: no live worker (workers)"
         )
+
+
+def test_a_task_is_cancelled_from_its_page(
+    api_server: ApiServer, page: Any, settings: Settings
+) -> None:
+    from playwright.sync_api import expect
+
+    async def pending_task() -> int:
+        async with Database.from_settings(settings) as db:
+            task = await TaskService(db).create(TaskType.FETCH_COMMENTS, {"groups": []})
+        return task.id
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # Playwright owns this loop
+        task_id = pool.submit(asyncio.run, pending_task()).result()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.goto(f"{api_server.url}/#/tasks/{task_id}")
+    expect(page.locator("#task-status")).to_have_text("pending")
+    page.click("#task-cancel")
+    page.click("#confirm-ok")
+    expect(page.locator("#task-status")).to_have_text("cancelled")
+    expect(page.locator("#task-cancel")).to_be_hidden()
+    task = httpx.get(f"{api_server.url}/api/tasks/{task_id}", timeout=10).json()["data"]
+    assert task["status"] == "cancelled"
+    assert problems == []

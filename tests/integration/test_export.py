@@ -3,6 +3,7 @@ SQLite and PostgreSQL.  The memory test streams 50,000 comments."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -271,3 +272,95 @@ async def test_a_large_export_streams_in_flat_memory(database: Database, fmt: st
     assert total > 15_000_000
     assert chunks > 100  # delivered incrementally, not as one blob
     assert peak < total / 6, f"peak {peak:,} bytes for a {total:,}-byte export"
+
+
+async def _seed_comments(db: Database, count: int, text: str = "x" * 300) -> int:
+    async with db.unit_of_work() as uow:
+        task = await uow.tasks.create(TaskType.FETCH_COMMENTS, {})
+        await uow.posts.upsert_many([PostData(owner_id=-1, post_id=1, date=T0)], task_id=task.id)
+        await uow.comments.upsert_many(
+            CommentData(owner_id=-1, comment_id=i, post_id=1, date=T0, from_id=1, text=text)
+            for i in range(count)
+        )
+        await uow.commit()
+    return task.id
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "jsonl"])
+async def test_a_stalled_export_holds_no_database_connection(
+    any_database: Database, fmt: str
+) -> None:
+    """A download whose client stopped reading sits suspended between chunks: it must
+    not keep a pooled connection (16 stalled clients once held all 15)."""
+    task_id = await _seed_comments(any_database, 3000)
+    pool = any_database.engine.pool
+    async with contextlib.aclosing(export_chunks(any_database, task_id, fmt)) as stream:
+        first = await anext(stream)
+        assert first
+        assert pool.checkedout() == 0  # type: ignore[attr-defined]
+        second = await anext(stream)  # the next page is read on a fresh connection
+        assert second
+        assert pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+FORMULAS = [
+    '=HYPERLINK("http://evil.example","x")',
+    "+1+1",
+    "-2+3",
+    "@SUM(A1:A2)",
+    "\t=1",
+    "\r=1",
+    "plain = text",
+]
+
+
+async def _seed_formulas(db: Database) -> int:
+    async with db.unit_of_work() as uow:
+        task = await uow.tasks.create(TaskType.FETCH_COMMENTS, {})
+        await uow.groups.upsert_many([GroupData(vk_id=7, name="=cmd|' /C calc'!A0")])
+        await uow.posts.upsert_many(
+            [PostData(owner_id=-7, post_id=1, date=T0, text="@post")], task_id=task.id
+        )
+        await uow.comments.upsert_many(
+            CommentData(owner_id=-7, comment_id=i, post_id=1, date=T0, from_id=-i, text=text)
+            for i, text in enumerate(FORMULAS, start=1)
+        )
+        await uow.commit()
+    return task.id
+
+
+async def test_csv_cells_never_start_a_formula_unless_raw(database: Database) -> None:
+    task_id = await _seed_formulas(database)
+    data = (await _bytes(database, task_id, "csv")).decode("utf-8-sig")
+    header, *rows = list(csv.reader(io.StringIO(data, newline="")))
+    text = header.index("text")
+    assert [row[text] for row in rows] == [
+        "'" + value if value[0] in "=+-@\t\r" else value for value in FORMULAS
+    ]
+    assert {row[header.index("group_name")] for row in rows} == {"'=cmd|' /C calc'!A0"}
+    assert {row[header.index("post_text")] for row in rows} == {"'@post"}
+    # numbers are numbers: negative ids keep their sign, unprefixed
+    assert [row[header.index("from_id")] for row in rows] == [str(-i) for i in range(1, 8)]
+    assert {row[header.index("owner_id")] for row in rows} == {"-7"}
+    for row in rows:
+        assert not row[text].startswith(("=", "+", "-", "@", "\t", "\r"))
+
+    raw = b"".join([c async for c in export_chunks(database, task_id, "csv", raw=True)])
+    header, *rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+    assert [row[header.index("text")] for row in rows] == FORMULAS
+
+
+async def test_xlsx_writes_formula_text_as_text(database: Database, tmp_path: Path) -> None:
+    task_id = await _seed_formulas(database)
+    path = tmp_path / "f.xlsx"
+    path.write_bytes(await _bytes(database, task_id, "xlsx"))
+    sheet = openpyxl.load_workbook(path).active  # not read_only: cell data types
+    assert sheet is not None
+    header = [cell.value for cell in sheet[1]]
+    column = header.index("text") + 1
+    cells = [sheet.cell(row=r, column=column) for r in range(2, 2 + len(FORMULAS))]
+    # openpyxl leaves a stored carriage return in its escaped form
+    assert [cell.value for cell in cells] == [f.replace("\r", "_x000D_") for f in FORMULAS]
+    assert {cell.data_type for cell in cells} == {"s"}  # strings, never "f" (formula)
+    name = sheet.cell(row=2, column=header.index("group_name") + 1)
+    assert (name.value, name.data_type) == ("=cmd|' /C calc'!A0", "s")

@@ -115,3 +115,34 @@ async def test_comments_stored_before_authors_keep_working(any_empty_database_ur
         await uow.commit()
         again = (await uow.comments.list_for_post(-1, 10)).items
         assert [(c.author_id, c.author_name) for c in again] == [(42, "Ivan Petrov")]
+
+
+async def test_the_cancelled_status_migration_keeps_every_row(any_empty_database_url: str) -> None:
+    """0003 rebuilds the tasks table on SQLite: rows, and the rows that point at
+    them (task_groups, with ON DELETE CASCADE), must all survive."""
+    await migrate(any_empty_database_url, "0001")
+    db = Database(any_empty_database_url)
+    try:
+        async with db.engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO tasks (id, type, status, progress, stats, errors, parameters,"
+                    " created_at, updated_at) VALUES (7, 'fetch_comments', 'processing', 40,"
+                    " '{}', '[]', '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                )
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO task_groups (task_id, group_vk_id, state, posts_done,"
+                    " comments_collected, updated_at) VALUES (7, 1, 'pending', 0, 0,"
+                    " CURRENT_TIMESTAMP)"
+                )
+            )
+        await migrate(any_empty_database_url)
+        async with db.engine.begin() as connection:
+            assert (await connection.scalar(text("SELECT progress FROM tasks WHERE id = 7"))) == 40
+            assert (await connection.scalar(text("SELECT count(*) FROM task_groups"))) == 1
+            await connection.execute(text("UPDATE tasks SET status = 'cancelled' WHERE id = 7"))
+        assert await schema_diff(any_empty_database_url) == []
+    finally:
+        await db.dispose()

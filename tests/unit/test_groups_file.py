@@ -1,6 +1,8 @@
 # ruff: noqa: RUF001  (Russian comments in sample files are the point of these tests)
 from __future__ import annotations
 
+import tracemalloc
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -513,3 +515,18 @@ def test_realistic_files_parse_or_raise_validation_error(
     if isinstance(result, GroupsFile):
         check_invariants(result)
         assert result.total_lines == len(rows) - (rows[-1] == "")
+
+
+def test_a_file_past_the_identifier_cap_stops_early_in_bounded_memory() -> None:
+    """A 10 MB file of ids once took 23 s and ~1 GB; past the cap the parse stops."""
+    big = b"".join(f"{i}\n".encode() for i in range(1, 1_400_000))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValidationError) as refused:
+            parse_groups_file(big, max_identifiers=100_000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert refused.value.code is ErrorCode.FILE_TOO_LARGE
+    assert "more than 100000 identifiers (line 100001)" in refused.value.message
+    assert peak < 12 * len(big), f"peak {peak:,} bytes for a {len(big):,}-byte file"

@@ -6,9 +6,10 @@ import io
 import json
 from collections.abc import Callable
 
+import pytest
 import structlog
 
-from vk_collector.redaction import MASK, redact, redact_value, register_secret
+from vk_collector.redaction import MASK, redact, redact_url, redact_value, register_secret
 
 
 def test_registered_secrets_and_token_shapes_are_masked() -> None:
@@ -44,3 +45,24 @@ def test_log_lines_never_carry_a_registered_token(
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert [line["event"] for line in lines] == ["vk.call", "vk.failed"]
     assert "known-token" not in stream.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        (
+            "Redis at redis://:s3cret-pw@10.0.0.5:6379/0 does not answer",
+            "Redis at redis://:***@10.0.0.5:6379/0 does not answer",
+        ),
+        ("rediss://default:pa55@cache.example:6380", "rediss://default:***@cache.example:6380"),
+        ("postgresql+asyncpg://vkc:pw@db/vkc", "postgresql+asyncpg://vkc:***@db/vkc"),
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+        (
+            "see https://vk.com/club1 or mail a@b.example",
+            "see https://vk.com/club1 or mail a@b.example",
+        ),
+    ],
+)
+def test_url_passwords_are_masked(text: str, shown: str) -> None:
+    assert redact(text) == shown
+    assert redact_url(text) == shown

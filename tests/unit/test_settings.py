@@ -80,6 +80,10 @@ def test_one_queue_option_from_the_environment_keeps_the_others(
         ("DATABASE_URL", "mysql://x", "DATABASE_URL"),
         ("VK_API_URL", "api.vk.ru", "VK_API_URL"),
         ("API_KEY", "changeme", "API_KEY"),
+        ("API_KEY", "          ", "API_KEY"),
+        ("API_KEY", "a-long-random-key\n", "API_KEY"),
+        ("API_KEY", " a-long-random-key", "API_KEY"),
+        ("VKC_API_TRUSTED_ORIGINS", "evil.example", "VKC_API_TRUSTED_ORIGINS"),
         ("VKC_LOG_FORMAT", "xml", "VKC_LOG_FORMAT"),
         ("VKC_VK_RPS_USER", "-1", "VKC_VK_RPS_USER"),
         ("VKC_QUEUE_VK_COLLECT__ATTEMPTS", "0", "VKC_QUEUE_VK_COLLECT__ATTEMPTS"),
@@ -94,3 +98,13 @@ def test_a_bad_value_names_its_variable(
     assert err.value.code is ErrorCode.INVALID_SETTINGS
     assert named in err.value.message
     assert value not in err.value.message or name != "API_KEY"
+
+
+def test_hosts_and_trusted_origins_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VKC_API_ALLOWED_HOSTS", "vkc.internal, Example.org")
+    monkeypatch.setenv("VKC_API_TRUSTED_ORIGINS", "https://Dash.example.org")
+    api = load_settings().api
+    assert {"vkc.internal", "example.org", "localhost", "127.0.0.1", "[::1]"} <= (
+        api.served_hosts()
+    )
+    assert api.trusted_origins == ["https://dash.example.org"]

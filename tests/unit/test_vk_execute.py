@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 import re
 
@@ -9,6 +11,7 @@ from vk_collector.errors import ErrorSeverity
 from vk_collector.vk.errors import VkObjectError
 from vk_collector.vk.execute import (
     ApiCall,
+    bounded_gather,
     build_code,
     comments_call,
     encode_params,
@@ -88,3 +91,20 @@ def test_comments_call_parameters() -> None:
         "comment_id": 9,
         "thread_items_count": 0,
     }
+
+
+async def test_bounded_gather_leaves_no_coroutine_unawaited_when_cancelled() -> None:
+    started = asyncio.Event()
+
+    async def slow() -> int:
+        started.set()
+        await asyncio.sleep(60)
+        return 1
+
+    jobs = [slow() for _ in range(5)]
+    gathering = asyncio.ensure_future(bounded_gather(jobs, asyncio.Semaphore(1)))
+    await started.wait()
+    gathering.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await gathering
+    assert all(inspect.getcoroutinestate(job) == "CORO_CLOSED" for job in jobs)

@@ -20,10 +20,12 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from vk_collector import __version__
 from vk_collector.api import metrics as metrics_routes
+from vk_collector.api.admission import AdmissionMiddleware
 from vk_collector.api.dashboard import mount_dashboard
 from vk_collector.api.envelope import ErrorEnvelope
 from vk_collector.api.errors import install_error_handlers
-from vk_collector.api.middleware import RequestContextMiddleware
+from vk_collector.api.limits import Slots
+from vk_collector.api.middleware import HeadAsGetMiddleware, RequestContextMiddleware
 from vk_collector.api.routers import (
     compat_groups,
     compat_tasks,
@@ -111,8 +113,11 @@ def create_app(
     app.state.metrics = Metrics()
     app.state.runtime = None
     app.state.sse_ping_s = sse_ping_s
+    app.state.export_slots = Slots("exports", settings.api.max_concurrent_exports)
+    app.state.upload_slots = Slots("groups file parses", settings.api.max_concurrent_uploads)
     install_error_handlers(app)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(HeadAsGetMiddleware)
+    app.add_middleware(AdmissionMiddleware, settings=settings)
     origins = list(settings.api.cors_origins)
     if origins:  # a web client on another origin (the original's ran on :5173)
         app.add_middleware(
@@ -124,6 +129,7 @@ def create_app(
             expose_headers=["X-Request-ID", "Content-Disposition", "Retry-After"],
             max_age=600,
         )
+    app.add_middleware(RequestContextMiddleware)  # outermost: ids every answer
     for router in (
         health.router,
         compat_groups.router,  # /batch and /all before /api/groups/{group_id}

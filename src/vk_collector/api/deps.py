@@ -7,9 +7,11 @@ were most of the API's per-request overhead.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
+from pydantic import BeforeValidator
 
 from vk_collector.api.errors import ApiError, request_id_of
 from vk_collector.api.security import require_api_key
@@ -22,6 +24,7 @@ from vk_collector.storage import Database
 from vk_collector.tasks import TaskService
 
 __all__ = [
+    "JSON_NUMBER",
     "MAX_ID",
     "MAX_VK_ID",
     "ApiKey",
@@ -44,8 +47,32 @@ MAX_ID = 2**31 - 1
 MAX_VK_ID = 2**53
 """VK ids (owners, posts) stay within what JSON numbers carry exactly."""
 
-TaskIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="Task id")]
-GroupIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="Internal group id")]
+
+def _canonical_id(value: object) -> object:
+    """Ids in paths are written one way only: ``+1``, ``01`` and ``1.0`` are not ``1``."""
+    if isinstance(value, str) and not re.fullmatch(r"[1-9][0-9]{0,18}", value):
+        raise ValueError("must be a positive whole number written without sign, zeros or dot")
+    return value
+
+
+def _json_number(value: object) -> object:
+    """JSON numbers only: ``true`` is not 1 and ``"5"`` is not 5 (``5.0`` is, as in JSON
+    Schema's ``integer``)."""
+    if isinstance(value, bool | str | bytes):
+        raise ValueError("must be a JSON number, not a string or a boolean")
+    return value
+
+
+JSON_NUMBER = BeforeValidator(_json_number)
+"""Metadata for an ``int`` in a JSON body, after its ``Field`` (so the schema keeps
+its bounds): strict about type, like the schema, not about ``5.0``."""
+
+TaskIdPath = Annotated[
+    int, Path(ge=1, le=MAX_ID, description="Task id"), BeforeValidator(_canonical_id)
+]
+GroupIdPath = Annotated[
+    int, Path(ge=1, le=MAX_ID, description="Internal group id"), BeforeValidator(_canonical_id)
+]
 
 
 async def get_runtime(request: Request) -> Runtime:

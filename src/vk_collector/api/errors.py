@@ -10,6 +10,8 @@ ValidationError INVALID_INPUT / other    400
 QueueError JOB_NOT_FOUND, QUEUE_NOT_FOUND  404
 QueueError RETRY/REMOVE_JOB_FAILED       409
 QueueError (Redis trouble), Redis, DB    503
+pool exhausted, DB unreachable           503 (``DATABASE_UNAVAILABLE``)
+a Redis error no handler wrapped          503 (``REDIS_UNAVAILABLE``)
 VkApiError                               502
 request validation (FastAPI)             400, naming the field
 =======================================  ======
@@ -23,11 +25,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis.exceptions
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from vk_collector.api.envelope import error_envelope
 from vk_collector.errors import (
@@ -120,7 +125,12 @@ def _respond(
 
 
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
+    parts = [
+        str(p)
+        for p in loc
+        if p not in ("body", "query", "path", "header", "form", "none")
+        and "[" not in str(p)  # pydantic's names of union members: list[...], literal[...]
+    ]
     return ".".join(parts) or str(loc[0] if loc else "request")
 
 
@@ -136,6 +146,24 @@ def _describe(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
     shown = "; ".join(f"{p['field']}: {p['message']}" for p in problems[:5])
     more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
     return f"invalid request: {shown}{more}", problems
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (HEAD wherever GET is)."""
+    methods: set[str] = set()
+    pending = list(request.app.router.routes)
+    while pending:
+        route = pending.pop()
+        included = getattr(route, "original_router", None)  # FastAPI's include_router
+        if included is not None:
+            pending.extend(included.routes)
+            continue
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= set(route_methods)
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -162,9 +190,34 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404 and message == "Not Found":
             message = f"no such endpoint: {request.method} {request.url.path}"
         headers = dict(exc.headers) if exc.headers else None
+        if exc.status_code == 405:
+            # Starlette names only the first route that matched the path; the path may
+            # have more (GET and DELETE /api/tasks/{id} are two routes)
+            headers = {**(headers or {}), "Allow": allowed_methods(request)}
         return _respond(request, exc.status_code, code, message, headers=headers)
 
+    async def on_database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, sa_exc.TimeoutError):
+            reason = "every database connection is busy; try again shortly"
+        else:
+            detail = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
+            reason = f"the database does not answer ({detail})"
+        log.warning("api.database_unavailable", error=redact(reason))
+        return _respond(request, 503, "DATABASE_UNAVAILABLE", reason, headers={"Retry-After": "5"})
+
+    async def on_redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        reason = f"Redis does not answer ({detail}); try again shortly"
+        log.warning("api.redis_unavailable", error=redact(reason))
+        return _respond(request, 503, "REDIS_UNAVAILABLE", reason, headers={"Retry-After": "5"})
+
     app.add_exception_handler(VkCollectorError, on_domain_error)
+    app.add_exception_handler(redis.exceptions.ConnectionError, on_redis_unavailable)
+    app.add_exception_handler(redis.exceptions.TimeoutError, on_redis_unavailable)
+    # pool checkout timeouts, unreachable servers, "database is locked"
+    app.add_exception_handler(sa_exc.TimeoutError, on_database_unavailable)
+    app.add_exception_handler(sa_exc.OperationalError, on_database_unavailable)
+    app.add_exception_handler(sa_exc.InterfaceError, on_database_unavailable)
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(RequestValidationError, on_invalid_request)
     app.add_exception_handler(StarletteHTTPException, on_http_error)

@@ -9,6 +9,7 @@ that were already running when the process started are counted but not timed.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections import OrderedDict
@@ -18,7 +19,7 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, Response
 
-from vk_collector.api.deps import DbDep, MetricsDep, QueueDep
+from vk_collector.api.deps import DbDep, MetricsDep, QueueDep, SettingsDep
 from vk_collector.errors import VkCollectorError
 from vk_collector.metrics import Metrics
 from vk_collector.queue.config import QueueName
@@ -88,19 +89,30 @@ class QueueEventMetrics:
     responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
     summary="Prometheus metrics",
 )
-async def metrics(metrics: MetricsDep, queue: QueueDep, db: DbDep) -> Response:
+async def metrics(
+    metrics: MetricsDep, queue: QueueDep, db: DbDep, settings: SettingsDep
+) -> Response:
+    """Always answers: each source (Redis, the database) is read within
+    ``VKC_REDIS_COMMAND_TIMEOUT_S``, and ``vkc_scrape_source_up{source}`` says which
+    could not be read this time."""
+    within = settings.redis.command_timeout_s
     try:
-        counts = await queue.get_job_counts_by_queue()
+        async with asyncio.timeout(within):
+            counts = await queue.get_job_counts_by_queue()
         metrics.set_job_counts(counts["queues"])
-    except VkCollectorError as exc:
-        log.warning("metrics.job_counts_failed", error=exc.message)
+        metrics.scrape_ok.labels("redis").set(1)
+    except (VkCollectorError, TimeoutError) as exc:
+        metrics.scrape_ok.labels("redis").set(0)
+        log.warning("metrics.job_counts_failed", error=getattr(exc, "message", "timed out"))
     try:
-        async with db.unit_of_work(read_only=True) as uow:
+        async with asyncio.timeout(within), db.unit_of_work(read_only=True) as uow:
             by_status = {
                 status.value: (await uow.tasks.list(page=1, limit=1, status=status)).total
                 for status in TaskStatus
             }
         metrics.set_task_counts(by_status)
+        metrics.scrape_ok.labels("database").set(1)
     except Exception as exc:
-        log.warning("metrics.task_counts_failed", error=str(exc))
+        metrics.scrape_ok.labels("database").set(0)
+        log.warning("metrics.task_counts_failed", error=str(exc) or type(exc).__name__)
     return Response(metrics.render(), media_type=_CONTENT_TYPE)

@@ -6,28 +6,53 @@ other is replaced by a fresh one.  The id is in ``scope["state"]["request_id"]``
 in every log line of the request (structlog contextvars) and in the response's
 ``X-Request-ID`` header.  An exception that escapes the app before the response
 started becomes a 500 envelope, logged with the id; after it started, the connection
-is dropped (re-raised) because the status line is already gone.
+is dropped (re-raised) because the status line is already gone.  A client that went
+away mid-request is logged as ``api.client_gone`` (info), not as an error.
+
+Every response also gets the security headers: ``X-Content-Type-Options: nosniff``,
+``X-Frame-Options: DENY`` and, except on the Swagger UI pages (``/docs``, ``/redoc``,
+which load their scripts from a CDN), a ``Content-Security-Policy`` that allows only
+this origin's own scripts, styles and connections (the dashboard needs no more).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import uuid
 from typing import Any
 
 import structlog
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vk_collector.api.envelope import error_envelope, request_started
 from vk_collector.redaction import redact
 
-__all__ = ["REQUEST_ID_HEADER", "RequestContextMiddleware"]
+__all__ = [
+    "CONTENT_SECURITY_POLICY",
+    "REQUEST_ID_HEADER",
+    "HeadAsGetMiddleware",
+    "RequestContextMiddleware",
+]
 
 log = structlog.get_logger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+_SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
+_CSP = (b"content-security-policy", CONTENT_SECURITY_POLICY.encode())
+_NO_CSP_PATHS = ("/docs", "/redoc")
 
 
 def _incoming_id(scope: Scope) -> str | None:
@@ -50,21 +75,27 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         request_started()
         started = False
+        extra = list(_SECURITY_HEADERS)
+        if not str(scope.get("path", "")).startswith(_NO_CSP_PATHS):
+            extra.append(_CSP)
+        ours = {name for name, _ in extra} | {b"x-request-id"}
 
         async def send_with_id(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                headers = [
-                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"
-                ]
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in ours]
                 headers.append((b"x-request-id", request_id.encode("latin-1")))
+                headers.extend(extra)
                 message = {**message, "headers": headers}
             await send(message)
 
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             try:
                 await self.app(scope, receive, send_with_id)
+            except ClientDisconnect:
+                # the client went away (an aborted upload): nothing to answer, no bug
+                log.info("api.client_gone", method=scope.get("method"), path=scope.get("path"))
             except Exception as exc:
                 log.exception(
                     "api.unhandled_error",
@@ -95,3 +126,30 @@ async def _send_500(send: Send, request_id: str) -> None:
         }
     )
     await send({"type": "http.response.body", "body": payload})
+
+
+class _HeadAnsweredError(Exception):
+    """Raised from ``send`` once a HEAD answer's headers are out: stops the app."""
+
+
+class HeadAsGetMiddleware:
+    """``HEAD`` on a ``GET`` route answers like ``GET``, without the body (HTTP
+    semantics; FastAPI routes list GET only).  The app is stopped once the headers are
+    sent, so a HEAD on an export does not build the export."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                await send(message)
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                raise _HeadAnsweredError
+
+        with contextlib.suppress(_HeadAnsweredError):
+            await self.app({**scope, "method": "GET"}, receive, headers_only)

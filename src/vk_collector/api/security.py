@@ -13,8 +13,9 @@ from fastapi import Request, Security
 from fastapi.security import APIKeyHeader
 
 from vk_collector.api.errors import ApiError
+from vk_collector.settings import Settings
 
-__all__ = ["API_KEY_HEADER", "api_key_accepted", "require_api_key"]
+__all__ = ["API_KEY_HEADER", "api_key_accepted", "key_matches", "require_api_key", "unauthorized"]
 
 API_KEY_HEADER = "X-API-Key"
 _scheme = APIKeyHeader(
@@ -24,12 +25,25 @@ _scheme = APIKeyHeader(
 )
 
 
-def _matches(request: Request, supplied: str | None) -> bool:
-    configured = request.app.state.settings.api.key
+def key_matches(settings: Settings, supplied: str | bytes | None) -> bool:
+    """True when no key is configured or ``supplied`` equals it (constant time)."""
+    configured = settings.api.key
     if configured is None:
         return True
-    expected = configured.get_secret_value().encode()
-    return supplied is not None and hmac.compare_digest(supplied.encode(), expected)
+    if supplied is None:
+        return False
+    given = supplied.encode() if isinstance(supplied, str) else supplied
+    return hmac.compare_digest(given, configured.get_secret_value().encode())
+
+
+def unauthorized(missing: bool) -> ApiError:
+    reason = "missing" if missing else "wrong"
+    return ApiError(
+        401,
+        "UNAUTHORIZED",
+        f"API key {reason}: send the server's API_KEY in the {API_KEY_HEADER} header",
+        headers={"WWW-Authenticate": API_KEY_HEADER},
+    )
 
 
 async def api_key_accepted(
@@ -37,17 +51,11 @@ async def api_key_accepted(
 ) -> bool:
     """True when no key is configured or the right one came; never refuses.  For
     endpoints that answer everyone but show more to a caller with the key."""
-    return _matches(request, supplied)
+    return key_matches(request.app.state.settings, supplied)
 
 
 async def require_api_key(
     request: Request, supplied: Annotated[str | None, Security(_scheme)] = None
 ) -> None:
-    if not _matches(request, supplied):
-        reason = "missing" if supplied is None else "wrong"
-        raise ApiError(
-            401,
-            "UNAUTHORIZED",
-            f"API key {reason}: send the server's API_KEY in the {API_KEY_HEADER} header",
-            headers={"WWW-Authenticate": API_KEY_HEADER},
-        )
+    if not key_matches(request.app.state.settings, supplied):
+        raise unauthorized(supplied is None)

@@ -18,6 +18,7 @@ from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from sqlalchemy import exc as sa_exc
 
 from vk_collector.bootstrap import redis_endpoint, register_settings_secrets
 from vk_collector.errors import ErrorCode, ValidationError, VkCollectorError
@@ -35,6 +36,7 @@ __all__ = [
     "load",
     "print_json",
     "run",
+    "unreachable",
     "using_redis",
 ]
 
@@ -76,12 +78,26 @@ def _exit_code(exc: VkCollectorError) -> int:
     return EXIT_FAILED
 
 
+def unreachable(exc: BaseException) -> str | None:
+    """One line for a database or network failure (an unreachable PostgreSQL, a
+    refused connection), or None for anything else."""
+    if isinstance(exc, sa_exc.SQLAlchemyError):
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        return f"the database does not answer: {detail[0] if detail else type(exc).__name__}"
+    if isinstance(exc, OSError):
+        return f"cannot connect: {exc.strerror or exc}"
+    return None
+
+
 def run(main: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine; domain errors become a message and an exit code."""
+    """Run a coroutine; domain errors, an unreachable database and refused connections
+    become one line and an exit code (never a traceback)."""
     try:
         return asyncio.run(_call(main))
     except VkCollectorError as exc:
         fail(exc.message, _exit_code(exc))
+    except (sa_exc.SQLAlchemyError, OSError) as exc:
+        fail(unreachable(exc) or str(exc), EXIT_FAILED)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -119,7 +119,10 @@ def upload(
         fail(f"cannot read {file}: {exc.strerror or exc}", EXIT_USAGE)
     try:  # bad files are refused before anything starts
         parsed = Pipelines.parse_upload(
-            data, encoding=encoding, max_bytes=settings.max_upload_bytes
+            data,
+            encoding=encoding,
+            max_bytes=settings.max_upload_bytes,
+            max_identifiers=settings.max_upload_identifiers,
         )
     except ValidationError as exc:
         fail(exc.message, EXIT_USAGE)
@@ -257,14 +260,14 @@ def collect(
 
 
 tasks_app = typer.Typer(
-    help="List tasks, show one, or reconcile them with Redis.", no_args_is_help=True
+    help="List tasks, show one, cancel one, or reconcile them with Redis.", no_args_is_help=True
 )
 
 
 @tasks_app.command("list")
 def tasks_list(
     status: Annotated[
-        str | None, typer.Option(help="pending, processing, completed or failed.")
+        str | None, typer.Option(help="pending, processing, completed, failed or cancelled.")
     ] = None,
     page: Annotated[int, typer.Option(min=1)] = 1,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
@@ -273,7 +276,8 @@ def tasks_list(
     """Tasks, newest first."""
     settings = load()
     if status is not None and status not in {s.value for s in TaskStatus}:
-        fail(f"unknown status {status!r}; use pending, processing, completed or failed", EXIT_USAGE)
+        allowed = ", ".join(s.value for s in TaskStatus)
+        fail(f"unknown status {status!r}; use one of {allowed}", EXIT_USAGE)
 
     async def main() -> list[TaskRecord]:
         async with open_database(settings) as db:
@@ -344,6 +348,24 @@ def tasks_show(
         _print_task(task)
 
 
+@tasks_app.command("cancel")
+def tasks_cancel(
+    task_id: Annotated[int, typer.Argument(help="The task id.")], json_output: JsonOption = False
+) -> None:
+    """Cancel a pending or running task; its worker stops within about a second."""
+    settings = load()
+
+    async def main() -> TaskRecord:
+        async with open_database(settings) as db:
+            return await TaskService(db).cancel(task_id)
+
+    task = run(main)
+    if json_output:
+        print_json(task_summary(task))
+    else:
+        _print_task(task)
+
+
 def export(
     task_id: Annotated[int, typer.Argument(help="The collection task to export.")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="json, jsonl, csv or xlsx.")] = "csv",
@@ -351,6 +373,14 @@ def export(
         str | None,
         typer.Option("--output", "-o", help="File to write; '-' for standard output."),
     ] = None,
+    raw: Annotated[
+        bool,
+        typer.Option(
+            "--raw",
+            help="CSV: write cells verbatim (by default cells starting with = + - @ get a "
+            "leading ' so spreadsheets do not run them as formulas).",
+        ),
+    ] = False,
 ) -> None:
     """Export a task's comments (one row each; json nests them under their posts)."""
     settings = load()
@@ -360,10 +390,10 @@ def export(
         async with open_database(settings) as db:
             await TaskService(db).get(task_id)
             if output == "-":
-                written = await write_export(db, task_id, chosen, sys.stdout.buffer)
+                written = await write_export(db, task_id, chosen, sys.stdout.buffer, raw=raw)
                 return "-", written
             target = Path(output or chosen.filename(task_id))
-            written = await write_export(db, task_id, chosen, target)
+            written = await write_export(db, task_id, chosen, target, raw=raw)
             return str(target), written
 
     target, written = run(main)

@@ -8,12 +8,23 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
-from vk_collector.cli.common import EXIT_FAILED, console, fail, load, print_json, run, using_redis
+from vk_collector.cli.common import (
+    EXIT_FAILED,
+    console,
+    fail,
+    load,
+    print_json,
+    run,
+    unreachable,
+    using_redis,
+)
 from vk_collector.cli.session import open_runtime
 from vk_collector.embedded import EmbeddedValkey, find_running
+from vk_collector.errors import VkCollectorError
 from vk_collector.queue.config import QueueName
-from vk_collector.redaction import redact_value
+from vk_collector.redaction import redact, redact_value
 
 __all__ = ["health", "jobs_app", "queues_app", "redis_server"]
 
@@ -31,13 +42,19 @@ def health(json_output: JsonOption = False) -> None:
     settings = load()
 
     async def main() -> dict[str, Any]:
-        async with open_runtime(settings, url, workers=False) as runtime:
-            return (await runtime.queue.health_check()).to_dict()
+        try:
+            async with open_runtime(settings, url, workers=False) as runtime:
+                return (await runtime.queue.health_check()).to_dict()
+        except (VkCollectorError, SQLAlchemyError, OSError) as exc:
+            if not json_output:
+                raise
+            message = exc.message if isinstance(exc, VkCollectorError) else unreachable(exc)
+            return {"status": "unhealthy", "error": redact(message or str(exc))}
 
     with using_redis(settings) as url:
         result = run(main)
     if json_output:
-        print_json(result)
+        print_json(result)  # also when Redis or the database could not be reached
     else:
         _print_health(result)
     code = _HEALTH_EXIT[result["status"]]

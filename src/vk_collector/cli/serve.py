@@ -8,6 +8,7 @@ or hand back their jobs, then queues, Redis and the database close).
 from __future__ import annotations
 
 import ipaddress
+import logging
 import signal
 from typing import Annotated
 
@@ -16,6 +17,7 @@ import uvicorn
 
 from vk_collector.api import create_app
 from vk_collector.cli.common import EXIT_FAILED, EXIT_USAGE, err_console, fail, load, using_redis
+from vk_collector.serving import RateLimitedLog, hardened_options
 
 __all__ = ["is_loopback", "serve"]
 
@@ -57,6 +59,10 @@ def serve(
             "listen on 127.0.0.1",
             EXIT_USAGE,
         )
+    # the address listened on is a served host name even when given as --host
+    settings = settings.model_copy(
+        update={"api": settings.api.model_copy(update={"host": bind, "port": listen_port})}
+    )
     with using_redis(settings) as redis_url:
         app = create_app(settings, redis_url, workers=workers)
         config = uvicorn.Config(
@@ -68,7 +74,14 @@ def serve(
             lifespan="on",
             timeout_graceful_shutdown=max(5, int(settings.queues.shutdown_timeout_s) + 5),
             proxy_headers=False,
+            **hardened_options(
+                keep_alive_s=settings.api.timeout_keep_alive_s,
+                request_timeout_s=settings.api.timeout_request_s,
+                limit_concurrency=settings.api.limit_concurrency,
+            ),
         )
+        emfile_filter = RateLimitedLog()
+        logging.getLogger("asyncio").addFilter(emfile_filter)
         server = uvicorn.Server(config)
         err_console.print(
             f"vk-collector API on http://{bind}:{listen_port} "
@@ -82,5 +95,6 @@ def serve(
             server.run()
         finally:
             signal.signal(signal.SIGTERM, previous)
+            logging.getLogger("asyncio").removeFilter(emfile_filter)
         if not server.started:
             fail("the server did not start; see the log above", EXIT_FAILED)

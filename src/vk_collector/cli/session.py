@@ -112,7 +112,7 @@ async def wait_for_task(runtime: Runtime, task_id: int, *, show: bool) -> TaskRe
 @asynccontextmanager
 async def open_database(settings: Settings) -> AsyncIterator[Database]:
     """The migrated database alone, for commands that need no Redis."""
-    db = Database(settings.database_url)
+    db = Database.from_settings(settings)
     try:
         await migrate(db.url)
         yield db

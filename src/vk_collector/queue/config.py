@@ -12,9 +12,26 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import redis.asyncio as aioredis
+import redis.exceptions
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
 from vk_collector.settings import QueueOptions, QueuesSettings
 
-__all__ = ["QueueConfig", "QueueName", "bullmq_connection", "queue_configs"]
+__all__ = [
+    "JOB_ID_PATTERN",
+    "QueueConfig",
+    "QueueName",
+    "bullmq_connection",
+    "command_client",
+    "queue_configs",
+]
+
+JOB_ID_PATTERN = r"^(?:[a-z][a-z0-9]*(?:-[a-z0-9]+)*-)?[0-9]{1,19}$"
+"""Job ids this service creates (``vk-collect-12``, ``process-groups-7``) or bullmq
+numbers by itself (``42``).  Anything else is refused before it reaches Redis: ids
+are used as key names, and ``meta``, ``events`` or ``id`` name the queue's own keys."""
 
 
 class QueueName(StrEnum):
@@ -73,3 +90,19 @@ def bullmq_connection(url: str, connect_timeout_s: float) -> str:
     query = dict(parse_qsl(parts.query))
     query.setdefault("socket_connect_timeout", str(connect_timeout_s))
     return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def command_client(url: str, connect_timeout_s: float, command_timeout_s: float) -> aioredis.Redis:
+    """A client for a bullmq ``Queue`` (commands that never block): each command gives
+    up after ``command_timeout_s`` and is retried once, at once.  bullmq's own clients
+    retry 20 times with up to 20 s between tries, so a request needing a dead Redis
+    would hang for minutes instead of answering 503."""
+    return aioredis.Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_timeout=command_timeout_s,
+        socket_connect_timeout=connect_timeout_s,
+        retry=Retry(NoBackoff(), 1),
+        retry_on_error=[redis.exceptions.ConnectionError, redis.exceptions.TimeoutError],
+        single_connection_client=True,
+    )

@@ -23,9 +23,9 @@ import structlog
 from bullmq import Queue
 
 from vk_collector.errors import ErrorCode, QueueError
-from vk_collector.queue.config import QueueConfig, bullmq_connection
+from vk_collector.queue.config import QueueConfig, bullmq_connection, command_client
 from vk_collector.queue.event_stream import QueueEventStream
-from vk_collector.redaction import redact_value
+from vk_collector.redaction import redact_url, redact_value
 from vk_collector.redis_clients import reconnect_promptly, redis_client
 from vk_collector.settings import Settings
 from vk_collector.workers.base import BaseWorker
@@ -113,7 +113,7 @@ class QueueInitHandler:
             await asyncio.wait_for(resources.redis.ping(), self._settings.redis.connect_timeout_s)
         except Exception as exc:
             raise QueueError(
-                f"Redis at {self._redis_url} does not answer: {exc}",
+                f"Redis at {redact_url(self._redis_url)} does not answer: {exc}",
                 ErrorCode.INIT_FAILED,
                 cause=exc,
             ) from exc
@@ -123,12 +123,16 @@ class QueueInitHandler:
             resources.queues[name] = Queue(
                 name,
                 {
-                    "connection": connection,
+                    "connection": command_client(
+                        self._redis_url,
+                        self._settings.redis.connect_timeout_s,
+                        self._settings.redis.command_timeout_s,
+                    ),
                     "prefix": prefix,
                     "defaultJobOptions": config.job_options(),
                 },
             )
-            reconnect_promptly(resources.queues[name].client)
+            # the queue's own client already retries a stale connection once, at once
             if not listen_events:
                 continue
             events = QueueEventStream(name, {"connection": connection, "prefix": prefix})

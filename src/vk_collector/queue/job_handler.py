@@ -11,6 +11,7 @@ from ``enqueue_retry_min_s`` (1 s).  :data:`RETRY_WAITS` turns the waits off in 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -29,12 +30,12 @@ from tenacity import (
 )
 
 from vk_collector.errors import ErrorCode, QueueError, ValidationError
-from vk_collector.queue.config import QueueName
+from vk_collector.queue.config import JOB_ID_PATTERN, QueueName
 from vk_collector.queue.init_handler import QueueResources
 from vk_collector.queue.jobs import ProcessGroupsJobData, VkCollectJobData
 from vk_collector.settings import QueuesSettings
 
-__all__ = ["JOB_STATES", "RETRY_WAITS", "QueueJobHandler", "RetryWaits"]
+__all__ = ["JOB_STATES", "RETRY_WAITS", "QueueJobHandler", "RetryWaits", "reason"]
 
 log = structlog.get_logger(__name__)
 
@@ -60,6 +61,15 @@ class RetryWaits:
 
 
 RETRY_WAITS = RetryWaits()
+
+
+def reason(exc: BaseException) -> str:
+    """A failure as words, never empty: timeouts carry no message of their own."""
+    if isinstance(exc, TimeoutError | redis.exceptions.TimeoutError):
+        return f"Redis did not answer in time ({str(exc) or type(exc).__name__})"
+    if isinstance(exc, redis.exceptions.ConnectionError | ConnectionError):
+        return f"Redis is unreachable ({str(exc) or type(exc).__name__})"
+    return str(exc) or type(exc).__name__
 
 
 class QueueJobHandler:
@@ -106,7 +116,7 @@ class QueueJobHandler:
         except Exception as exc:
             log.error("job.add_failed", queue=queue_name, task_id=task_id, error=str(exc))
             raise QueueError(
-                f"could not add a {queue_name} job for task {task_id}: {exc}",
+                f"could not add a {queue_name} job for task {task_id}: {reason(exc)}",
                 ErrorCode.ADD_JOB_FAILED,
                 cause=exc,
             ) from exc
@@ -225,7 +235,10 @@ class QueueJobHandler:
         return await self.add_job(QueueName.PROCESS_GROUPS, data, task_id, options)
 
     async def get_job(self, job_id: str) -> Job | None:
-        """The job with this id in any queue, or None."""
+        """The job with this id in any queue, or None (also for an id that is not a job
+        id: ids are Redis key names, see ``JOB_ID_PATTERN``)."""
+        if not re.fullmatch(JOB_ID_PATTERN, job_id):
+            return None
         try:
             for queue in self._resources.queues.values():
                 job: Job | None = await queue.getJob(job_id)
@@ -233,7 +246,10 @@ class QueueJobHandler:
                     return job
         except Exception as exc:
             raise QueueError(
-                f"could not read job {job_id}: {exc}", ErrorCode.GET_JOB_FAILED, job_id, cause=exc
+                f"could not read job {job_id}: {reason(exc)}",
+                ErrorCode.GET_JOB_FAILED,
+                job_id,
+                cause=exc,
             ) from exc
         return None
 
@@ -251,7 +267,7 @@ class QueueJobHandler:
                 jobs.extend(await queue.getJobs([status], start, end))
         except Exception as exc:
             raise QueueError(
-                f"could not list jobs: {exc}", ErrorCode.GET_JOB_FAILED, cause=exc
+                f"could not list jobs: {reason(exc)}", ErrorCode.GET_JOB_FAILED, cause=exc
             ) from exc
         return jobs
 

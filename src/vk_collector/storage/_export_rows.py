@@ -1,9 +1,9 @@
 """Row sources for exports: a task's comments (joined with their post and community)
 and a task's posts, streamed without loading a task into memory.
 
-PostgreSQL streams one query through a server-side cursor (``yield_per``).  SQLite
-pages with keyset pagination, one short read transaction per chunk, so a long export
-never blocks writers or pins the WAL.
+Both dialects page with keyset pagination, one short read transaction per chunk on a
+connection returned to the pool before the chunk's rows are handed out: a long export
+never blocks writers or pins the WAL, and a slow client holds no connection.
 """
 
 from __future__ import annotations
@@ -107,33 +107,32 @@ async def _stream(
     keys: Sequence[InstrumentedAttribute[Any]],
     chunk_rows: int,
 ) -> AsyncGenerator[_Row, None]:
-    """Rows of ``query`` ordered by ``keys``, whose labels must be among its columns."""
+    """Rows of ``query`` ordered by ``keys``, whose labels must be among its columns.
+
+    Keyset pagination on both dialects: each page of at most ``chunk_rows`` rows is
+    read on a connection taken from the pool for that one short read and handed back
+    before any row is yielded.  A consumer that stalls (a download whose client
+    stopped reading) therefore holds no database connection and no transaction."""
     query = query.order_by(*keys)
-    if db.dialect == "postgresql":
-        async with db.engine.connect() as connection:
-            result = await connection.stream(query.execution_options(yield_per=chunk_rows))
-            async for row in result:
-                yield row
-        return
     labels = [key.key for key in keys]
     after: tuple[Any, ...] | None = None
-    async with db.engine.connect() as connection:
-        await connection.execution_options(read_only=True)
-        while True:
-            page = query
-            if after is not None:
-                # The prefix bound lets SQLite seek its index instead of filtering.
-                page = page.where(
-                    tuple_(*keys[:-1]) >= tuple_(*after[:-1]), tuple_(*keys) > tuple_(*after)
-                )
+    while True:
+        page = query
+        if after is not None:
+            # The prefix bound lets SQLite seek its index instead of filtering.
+            page = page.where(
+                tuple_(*keys[:-1]) >= tuple_(*after[:-1]), tuple_(*keys) > tuple_(*after)
+            )
+        async with db.engine.connect() as connection:
+            await connection.execution_options(read_only=True)
             rows = (await connection.execute(page.limit(chunk_rows))).all()
             await connection.rollback()
-            for row in rows:
-                yield row
-            if len(rows) < chunk_rows:
-                return
-            after = tuple(getattr(rows[-1], label) for label in labels)
-            del rows
+        for row in rows:
+            yield row
+        if len(rows) < chunk_rows:
+            return
+        after = tuple(getattr(rows[-1], label) for label in labels)
+        del rows
 
 
 def _comments_query(task_id: int) -> _Query:

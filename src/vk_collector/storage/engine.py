@@ -10,6 +10,8 @@ deferred ``BEGIN`` instead, so long reads never hold the write lock.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -72,28 +74,49 @@ def _on_sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-def _ensure_sqlite_directory(database: str | None) -> None:
+def _ensure_sqlite_file(database: str | None) -> None:
+    """Create the directory and an empty database file readable by its owner only
+    (0600): it holds every collected comment.  An existing file keeps its mode."""
     if not database or database == ":memory:" or database.startswith("file:"):
         return
-    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    path = Path(database).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def create_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    pool_timeout_s: float = 5.0,
+    connect_timeout_s: float = 5.0,
+) -> AsyncEngine:
     """An async engine for ``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``.
 
-    Creates the SQLite file's directory; opens no connection.
+    ``pool_timeout_s``: how long a checkout waits when every pooled connection is in
+    use before ``sqlalchemy.exc.TimeoutError`` (the API answers 503);
+    ``connect_timeout_s``: how long opening a PostgreSQL connection may take.
+    Creates the SQLite file's directory (the file itself is created 0600); opens no
+    connection.
     """
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        _ensure_sqlite_directory(parsed.database)
-        engine = _create_async_engine(url, echo=echo)
+        _ensure_sqlite_file(parsed.database)
+        engine = _create_async_engine(url, echo=echo, pool_timeout=pool_timeout_s)
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
         event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
         return engine
     if backend == "postgresql":
         return _create_async_engine(
-            url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10
+            url,
+            echo=echo,
+            pool_pre_ping=True,
+            pool_size=5,
+            max_overflow=10,
+            pool_timeout=pool_timeout_s,
+            connect_args={"timeout": connect_timeout_s},
         )
     raise ValueError(f"unsupported database backend {backend!r}; use sqlite or postgresql")
 
@@ -102,16 +125,30 @@ class Database:
     """Owns one engine and its session factory.  No I/O until first used;
     call :meth:`dispose` (or use ``async with``) to close the pool."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        pool_timeout_s: float = 5.0,
+        connect_timeout_s: float = 5.0,
+    ) -> None:
         self.url = url
-        self.engine = create_engine(url, echo=echo)
+        self.engine = create_engine(
+            url, echo=echo, pool_timeout_s=pool_timeout_s, connect_timeout_s=connect_timeout_s
+        )
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False, autoflush=False
         )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
-        return cls(settings.database_url, echo=settings.database.echo)
+        return cls(
+            settings.database_url,
+            echo=settings.database.echo,
+            pool_timeout_s=settings.database.pool_timeout_s,
+            connect_timeout_s=settings.database.connect_timeout_s,
+        )
 
     @property
     def dialect(self) -> str:

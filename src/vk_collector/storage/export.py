@@ -8,9 +8,14 @@ streamed post by post; it includes posts without comments.
 Memory stays flat whatever the task's size: rows are read in chunks (see
 ``_export_rows``), text is flushed every :data:`CHUNK_BYTES`, and XLSX is written by
 xlsxwriter in ``constant_memory`` mode to a temporary file that is then streamed.
-CSV starts with a UTF-8 byte order mark so that Excel reads Cyrillic correctly.
-XLSX cells never become formulas or links; Excel cuts text at 32,767 characters and a
-sheet at 1,048,576 rows (further rows continue on a new sheet).
+CSV starts with a UTF-8 byte order mark so that Excel reads Cyrillic correctly, and
+text cells starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return get a
+leading ``'`` (OWASP's CSV injection advice) so that spreadsheet programs show them
+instead of running them as formulas; ``raw=True`` writes them verbatim for machine
+consumers.  Numbers (negative owner ids) are never prefixed.
+XLSX cells never become formulas or links (strings are written as strings); Excel
+cuts text at 32,767 characters and a sheet at 1,048,576 rows (further rows continue
+on a new sheet).
 
 Every entry point raises ``ValidationError`` (``NOT_FOUND``) for an unknown task,
 before the first byte.
@@ -52,6 +57,7 @@ __all__ = [
     "ExportFormat",
     "export_chunks",
     "export_rows",
+    "neutralise_formula",
     "write_export",
 ]
 
@@ -132,20 +138,32 @@ class _TextBuffer:
         return data
 
 
-async def _csv_chunks(db: Database, task_id: int) -> AsyncGenerator[bytes, None]:
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(value: object) -> object:
+    """A text cell that a spreadsheet would run as a formula, with a leading ``'``;
+    anything else unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+async def _csv_chunks(db: Database, task_id: int, raw: bool) -> AsyncGenerator[bytes, None]:
     out = _TextBuffer()
     writer = csv.writer(out.buffer)  # writes None as an empty field
     out.buffer.write("\ufeff")
     writer.writerow(EXPORT_COLUMNS)
     async for values in comment_tuples(db, task_id):
         deleted = "true" if values[_DELETED] else "false"
-        writer.writerow((*values[:_DELETED], deleted, *values[_DELETED + 1 :]))
+        row = (*values[:_DELETED], deleted, *values[_DELETED + 1 :])
+        writer.writerow(row if raw else map(neutralise_formula, row))
         if out.full():
             yield out.take()
     yield out.take()
 
 
-async def _jsonl_chunks(db: Database, task_id: int) -> AsyncGenerator[bytes, None]:
+async def _jsonl_chunks(db: Database, task_id: int, raw: bool) -> AsyncGenerator[bytes, None]:
     out = _TextBuffer()
     async for row in comment_rows(db, task_id):
         out.buffer.write(json.dumps(row, ensure_ascii=False))
@@ -155,7 +173,7 @@ async def _jsonl_chunks(db: Database, task_id: int) -> AsyncGenerator[bytes, Non
     yield out.take()
 
 
-async def _json_chunks(db: Database, task_id: int) -> AsyncGenerator[bytes, None]:
+async def _json_chunks(db: Database, task_id: int, raw: bool) -> AsyncGenerator[bytes, None]:
     out = _TextBuffer()
     exported_at = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     out.buffer.write(f'{{"taskId": {task_id}, "exportedAt": "{exported_at}", "posts": [')
@@ -253,7 +271,7 @@ async def _write_xlsx(db: Database, task_id: int, path: Path) -> None:
         await asyncio.to_thread(writer.close)
 
 
-async def _xlsx_chunks(db: Database, task_id: int) -> AsyncGenerator[bytes, None]:
+async def _xlsx_chunks(db: Database, task_id: int, raw: bool) -> AsyncGenerator[bytes, None]:
     directory = tempfile.mkdtemp(prefix="vkc-export-")
     path = Path(directory) / "export.xlsx"
     try:
@@ -276,14 +294,15 @@ _WRITERS = {
 
 
 async def export_chunks(
-    db: Database, task_id: int, fmt: ExportFormat | str
+    db: Database, task_id: int, fmt: ExportFormat | str, *, raw: bool = False
 ) -> AsyncGenerator[bytes, None]:
     """The export as byte chunks, for a ``StreamingResponse``.  An unknown format or
     task raises ``ValidationError`` on first iteration (check both beforehand to
-    answer 4xx before the headers go out)."""
+    answer 4xx before the headers go out).  ``raw``: CSV cells verbatim, formulas
+    included (other formats are never changed)."""
     chunks = _WRITERS[ExportFormat.parse(fmt)]
     await ensure_task(db, task_id)
-    async with contextlib.aclosing(chunks(db, task_id)) as stream:
+    async with contextlib.aclosing(chunks(db, task_id, raw)) as stream:
         async for chunk in stream:
             if chunk:
                 yield chunk
@@ -294,13 +313,15 @@ async def write_export(
     task_id: int,
     fmt: ExportFormat | str,
     out: BinaryIO | str | os.PathLike[str],
+    *,
+    raw: bool = False,
 ) -> int:
     """Write the export to a binary file object or a path; returns the bytes written.
     A path is written through a ``.part`` file renamed at the end, so it never holds a
     partial export."""
     fmt = ExportFormat.parse(fmt)
     if not isinstance(out, str | os.PathLike):
-        return await _copy(db, task_id, fmt, out)
+        return await _copy(db, task_id, fmt, out, raw)
     target = Path(out)
     partial = target.with_name(target.name + ".part")
     try:
@@ -310,16 +331,16 @@ async def write_export(
             written = partial.stat().st_size
         else:
             with partial.open("wb") as file:
-                written = await _copy(db, task_id, fmt, file)
+                written = await _copy(db, task_id, fmt, file, raw)
         partial.replace(target)
     finally:
         partial.unlink(missing_ok=True)
     return written
 
 
-async def _copy(db: Database, task_id: int, fmt: ExportFormat, out: BinaryIO) -> int:
+async def _copy(db: Database, task_id: int, fmt: ExportFormat, out: BinaryIO, raw: bool) -> int:
     written = 0
-    async with contextlib.aclosing(export_chunks(db, task_id, fmt)) as stream:
+    async with contextlib.aclosing(export_chunks(db, task_id, fmt, raw=raw)) as stream:
         async for chunk in stream:
             out.write(chunk)
             written += len(chunk)

@@ -52,6 +52,7 @@ class TaskStatus(StrEnum):
     PROCESSING = "processing"
     COMPLETED = "completed"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 class GroupStatus(StrEnum):
@@ -230,7 +231,7 @@ class TaskRecord:
 
     @property
     def is_finished(self) -> bool:
-        return self.status in (TaskStatus.COMPLETED, TaskStatus.FAILED)
+        return self.status in (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ The code is always ``return [API.a.b({...}), ...];`` with JSON-encoded arguments
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import re
 from collections.abc import Awaitable, Mapping, Sequence
@@ -177,4 +178,10 @@ async def bounded_gather(jobs: Sequence[Awaitable[T]], semaphore: asyncio.Semaph
         if isinstance(first, Exception) and not isinstance(first, BaseExceptionGroup):
             raise first from first.__cause__
         raise
+    finally:
+        # jobs that never started (a failure or a cancellation came first) are closed,
+        # or Python warns that they were never awaited
+        for job in jobs:
+            if inspect.iscoroutine(job) and inspect.getcoroutinestate(job) == "CORO_CREATED":
+                job.close()
     return [task.result() for task in tasks]

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from vk_collector.errors import ErrorCode, ValidationError
@@ -95,8 +95,15 @@ class GroupsFile:
 
 
 def parse_groups_file(
-    data: bytes, *, encoding: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES
+    data: bytes,
+    *,
+    encoding: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_identifiers: int | None = None,
 ) -> GroupsFile:
+    """Parse a whole file.  Lines are walked lazily (no list of every line); past
+    ``max_identifiers`` distinct identifiers the parse stops at once with
+    ``ValidationError`` (``FILE_TOO_LARGE``)."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise ValidationError(f"expected the file's bytes, got {type(data).__name__}")
     data = bytes(data)
@@ -113,10 +120,12 @@ def parse_groups_file(
     text, used = _decode(data, encoding)
     if not text.strip():
         raise ValidationError("the file is empty")
-    lines = _LINE_BREAK.split(text)
-    if lines[-1] == "":
-        lines.pop()
-    result = _collect(enumerate(lines, start=1), encoding=used, skip_header=True)
+    result = _collect(
+        enumerate(_lines(text), start=1),
+        encoding=used,
+        skip_header=True,
+        max_identifiers=max_identifiers,
+    )
     if result is None:
         raise ValidationError(
             "no identifiers found: the file has only blank lines, comments or a header"
@@ -179,8 +188,23 @@ _CSV_HINT = re.compile(r'[,;\t"]')
 _INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060"  # BOMs of joined files, zero-width spaces
 
 
+def _lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` one at a time (CR LF, CR or LF); a final
+    line break does not start an empty line."""
+    start = 0
+    for match in _LINE_BREAK.finditer(text):
+        yield text[start : match.start()]
+        start = match.end()
+    if start < len(text):
+        yield text[start:]
+
+
 def _collect(
-    lines: Iterable[tuple[int, object]], *, encoding: str, skip_header: bool
+    lines: Iterable[tuple[int, object]],
+    *,
+    encoding: str,
+    skip_header: bool,
+    max_identifiers: int | None = None,
 ) -> GroupsFile | None:
     """``None`` when no line holds anything but blanks, comments or a header."""
     identifiers: list[GroupRef] = []
@@ -221,6 +245,13 @@ def _collect(
         seen_on = first_seen.setdefault(ref.key, number)
         if seen_on == number:
             identifiers.append(ref)
+            if max_identifiers is not None and len(identifiers) > max_identifiers:
+                raise ValidationError(
+                    f"the file has more than {max_identifiers} identifiers (line {number});"
+                    " split it into smaller files",
+                    ErrorCode.FILE_TOO_LARGE,
+                    details={"maxIdentifiers": max_identifiers, "line": number},
+                )
         else:
             duplicates.append(Duplicate(number, ref, seen_on))
     if not entries and not errors:

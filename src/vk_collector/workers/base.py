@@ -51,6 +51,7 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 _RUN_TASK_STOP_S = 3.0
+_SETTLE_ROUNDS = 100
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,7 @@ class QueueWorker(ABC):
         self._counters = _Counters()
         self._paused = False
         self._stopping = False
+        self._control_lock = asyncio.Lock()
 
     # --- contract ---------------------------------------------------------------
 
@@ -207,20 +209,39 @@ class QueueWorker(ABC):
         log.info("worker.stopped", queue=self.queue_name, worker_id=self._id)
 
     async def pause(self) -> None:
-        """Stop taking jobs (active ones finish); the heartbeat reports paused."""
-        if self._worker is None or self._paused:
-            return
-        self._paused = True
-        await self._worker.pause(do_not_wait_active=True)
-        await self._beat()
+        """Stop taking jobs (active ones finish); the heartbeat reports paused.
+
+        Pauses and resumes are serialised, and a pause returns only once bullmq's
+        cancelled blocking read has been handled: bullmq's ``Worker.pause`` cancels
+        that read, and a ``resume`` landing before the fetch task sees the
+        cancellation makes the task re-raise it, which ends bullmq's run loop for good
+        (a worker that looks alive and never takes a job again)."""
+        async with self._control_lock:
+            worker = self._worker
+            if worker is None or self._paused:
+                return
+            self._paused = True
+            waiting = worker.waiting
+            await worker.pause(do_not_wait_active=True)
+            if waiting is not None:
+                # redis-py can drop the cancellation (see vk_collector.cancellation)
+                await cancel_until_done(
+                    {waiting}, lambda: waiting, self.settings.queues.health_timeout_s
+                )
+                for _ in range(_SETTLE_ROUNDS):  # the fetch task resets it as it returns
+                    if worker.waiting is not waiting:
+                        break
+                    await asyncio.sleep(0)
+            await self._beat()
         log.info("worker.paused", queue=self.queue_name, worker_id=self._id)
 
     async def resume(self) -> None:
-        if self._worker is None or not self._paused:
-            return
-        self._paused = False
-        self._worker.resume()
-        await self._beat()
+        async with self._control_lock:
+            if self._worker is None or not self._paused:
+                return
+            self._paused = False
+            self._worker.resume()
+            await self._beat()
         log.info("worker.resumed", queue=self.queue_name, worker_id=self._id)
 
     def get_status(self) -> WorkerStatus:
@@ -239,6 +260,8 @@ class QueueWorker(ABC):
             return WorkerHealthCheck("unhealthy", details, "worker is not running")
         if task is None or task.done():
             return WorkerHealthCheck("unhealthy", details, "heartbeat loop is not running")
+        if self._run_task is None or self._run_task.done():
+            return WorkerHealthCheck("unhealthy", details, "job loop has ended; takes no jobs")
         return WorkerHealthCheck("healthy", details)
 
     # --- job execution ----------------------------------------------------------

@@ -252,3 +252,35 @@ async def _state_is(service: QueueService, job_id: str, state: str) -> bool:
 async def _attempts_at_least(service: QueueService, job_id: str, n: int) -> bool:
     job = await service.get_job(job_id)
     return job is not None and job.attemptsMade >= n
+
+
+async def test_concurrent_pause_and_resume_leave_the_worker_taking_jobs(
+    service: QueueService, worker: ScriptedWorker
+) -> None:
+    """10 overlapping pause/resume pairs once left the worker idle for good: no
+    blocking read, not paused, taking nothing while jobs waited."""
+    first = await service.add_process_groups_job(groups_job("x"), 50)
+    await eventually(lambda: _state_is(service, first.id, "completed"))
+    # idle now: the worker sits in its blocking read, which a pause cancels
+    for _ in range(3):
+        await asyncio.gather(
+            *(call() for _ in range(10) for call in (service.pause_workers, service.resume_workers))
+        )
+        await service.resume_workers()
+        assert not worker.get_status().is_paused
+    job = await service.add_process_groups_job(groups_job("x"), 51)
+    await eventually(lambda: _state_is(service, job.id, "completed"), within=5)
+
+
+async def test_a_worker_whose_job_loop_ended_is_unhealthy(
+    service: QueueService, worker: ScriptedWorker
+) -> None:
+    assert (await worker.health_check()).status == "healthy"
+    run_task = worker._run_task  # what bullmq's run loop ending looks like from outside
+    assert run_task is not None
+    run_task.cancel()
+    await asyncio.wait({run_task})
+    check = await worker.health_check()
+    assert check.status == "unhealthy"
+    assert check.error is not None
+    assert "takes no jobs" in check.error

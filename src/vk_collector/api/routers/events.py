@@ -24,6 +24,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from vk_collector.api.deps import QueueDep, TaskIdPath, TasksDep
 from vk_collector.api.schemas import job_id_for, queue_for, task_out
+from vk_collector.errors import ValidationError
 from vk_collector.queue.service import QueueService
 from vk_collector.redaction import redact, redact_value
 from vk_collector.storage import TaskRecord, TaskStatus
@@ -87,7 +88,7 @@ def _progress_from_task(task: TaskRecord) -> dict[str, Any]:
 def _final_from_task(task: TaskRecord, job_id: str) -> ServerSentEvent | None:
     if task.status is TaskStatus.COMPLETED:
         return _event("completed", {"jobId": job_id, "taskId": task.id, "result": task.result})
-    if task.status is TaskStatus.FAILED:
+    if task.status in (TaskStatus.FAILED, TaskStatus.CANCELLED):
         return _event(
             "failed", {"jobId": job_id, "taskId": task.id, "failedReason": task.error_message}
         )
@@ -129,7 +130,14 @@ async def _stream(
             except TimeoutError:
                 # QueueEvents can miss events (a Redis hiccup, a late XREAD); the task
                 # row mirrors the job's progress, so a quiet stream reads it instead
-                task = await tasks.get(task.id)
+                try:
+                    task = await tasks.get(task.id)
+                except ValidationError:  # deleted while watched: end the stream cleanly
+                    yield _event(
+                        "failed",
+                        {"jobId": job_id, "taskId": task.id, "failedReason": "task deleted"},
+                    )
+                    return
                 final = _final_from_task(task, job_id)
                 if final is not None:
                     yield final

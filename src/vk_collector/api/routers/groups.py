@@ -12,6 +12,7 @@ from starlette.datastructures import UploadFile
 from starlette.types import Message
 
 from vk_collector.api.deps import (
+    JSON_NUMBER,
     MAX_ID,
     ApiKey,
     DbDep,
@@ -26,11 +27,13 @@ from vk_collector.api.deps import (
 from vk_collector.api.envelope import (
     ApiModel,
     Envelope,
+    ErrorEnvelope,
     PageEnvelope,
     envelope,
     page_envelope,
 )
 from vk_collector.api.errors import ApiError
+from vk_collector.api.limits import Slots
 from vk_collector.api.schemas import Progress, progress_of
 from vk_collector.errors import ErrorCode, ValidationError
 from vk_collector.redaction import redact_value
@@ -151,7 +154,9 @@ class UploadStatusOut(ApiModel):
 
 
 class DeleteGroupsIn(ApiModel):
-    group_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(min_length=1, max_length=1000)
+    group_ids: list[Annotated[int, Field(ge=1, le=MAX_ID), JSON_NUMBER]] = Field(
+        min_length=1, max_length=1000
+    )
 
 
 class DeletedOut(ApiModel):
@@ -218,6 +223,7 @@ def _too_large(max_bytes: int) -> ApiError:
     response_model=Envelope[UploadOut],
     dependencies=[ApiKey],
     openapi_extra=_UPLOAD_BODY,
+    responses={429: {"model": ErrorEnvelope, "description": "Too many uploads being parsed"}},
     summary="Upload a groups file (multipart field 'file'); resolution runs as a job",
 )
 async def upload_groups(
@@ -237,6 +243,20 @@ async def upload_groups(
         )
     max_bytes = settings.max_upload_bytes
     limit = max_bytes + _MULTIPART_SLACK
+    slots: Slots = request.app.state.upload_slots
+    with slots.hold():
+        return await _upload(request, pipelines, settings, request_id, encoding, limit)
+
+
+async def _upload(
+    request: Request,
+    pipelines: PipelinesDep,
+    settings: SettingsDep,
+    request_id: str,
+    encoding: str | None,
+    limit: int,
+) -> Envelope[UploadOut]:
+    max_bytes = settings.max_upload_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise _too_large(max_bytes)
@@ -254,7 +274,11 @@ async def upload_groups(
         field = form.get("encoding")
         chosen = field if isinstance(field, str) and field.strip() else encoding
         result = await pipelines.upload_groups(
-            data, file_name=upload.filename, encoding=chosen or None, max_bytes=max_bytes
+            data,
+            file_name=upload.filename,
+            encoding=chosen or None,
+            max_bytes=max_bytes,
+            max_identifiers=settings.max_upload_identifiers,
         )
     parsed = result.parsed
     out = UploadOut(

@@ -12,7 +12,7 @@ from vk_collector.api.deps import ApiKey, QueueDep, RequestId
 from vk_collector.api.envelope import ApiModel, Envelope, envelope
 from vk_collector.api.errors import ApiError
 from vk_collector.errors import ErrorCode, QueueError
-from vk_collector.queue.config import QueueName
+from vk_collector.queue.config import JOB_ID_PATTERN, QueueName
 from vk_collector.queue.job_handler import JOB_STATES
 from vk_collector.queue.service import QueueService
 from vk_collector.redaction import redact, redact_value
@@ -22,7 +22,15 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api", tags=["operators"], dependencies=[ApiKey])
 
 _MAX_JOBS = 1000
-JobIdPath = Annotated[str, Path(min_length=1, max_length=200)]
+JobIdPath = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=200,
+        pattern=JOB_ID_PATTERN,
+        description="A job id: vk-collect-<taskId>, process-groups-<taskId> or a number",
+    ),
+]
 
 
 class QueueOut(ApiModel):
@@ -149,11 +157,25 @@ async def _jobs_in(
 async def list_jobs(
     queue: QueueDep,
     request_id: RequestId,
-    status: Annotated[str | None, Query(description=f"One of {', '.join(JOB_STATES)}")] = None,
+    status: Annotated[
+        str | None,
+        Query(
+            description=f"One of {', '.join(JOB_STATES)}; empty or absent: every state",
+            pattern=f"^(|{'|'.join(JOB_STATES)})$",
+        ),
+    ] = None,
     queue_name: Annotated[str | None, Query(alias="queue", max_length=100)] = None,
     start: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-    end: Annotated[int, Query(ge=-1, le=1_000_000, description="Inclusive; -1 = up to 1000")] = 49,
+    end: Annotated[
+        int,
+        Query(
+            ge=-1,
+            le=1_000_000,
+            description="Inclusive; -1 = up to 1000; below start: an empty list",
+        ),
+    ] = 49,
 ) -> Envelope[list[JobOut]]:
+    status = status or None
     if status is not None and status not in JOB_STATES:
         raise ApiError(
             400,
@@ -163,8 +185,8 @@ async def list_jobs(
         )
     if end == -1 or end - start >= _MAX_JOBS:
         end = start + _MAX_JOBS - 1
-    if end < start:
-        raise ApiError(400, "INVALID_INPUT", f"end ({end}) must be >= start ({start}) or -1")
+    if end < start:  # an empty range, as in Redis
+        return envelope([], request_id)
     states = [status] if status else list(JOB_STATES)
     found = await asyncio.gather(*(_jobs_in(queue, s, queue_name, start, end) for s in states))
     out = [JobOut.model_validate(job) for jobs in found for job in jobs]

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import distinct, func, select
 
 from vk_collector.api.deps import MAX_VK_ID, DbDep, RequestId, TaskIdPath, TasksDep
-from vk_collector.api.envelope import ApiModel, Envelope, envelope, utc_now
+from vk_collector.api.envelope import ApiModel, Envelope, ErrorEnvelope, envelope, utc_now
+from vk_collector.api.limits import Slots, SlotStreamingResponse
 from vk_collector.storage import CommentRecord, PostRecord
 from vk_collector.storage.export import ExportFormat, export_chunks
 from vk_collector.storage.models import TaskPost
@@ -201,19 +202,32 @@ async def summary(
         200: {
             "description": "The export as a download",
             "content": {fmt.media_type.split(";")[0]: {} for fmt in ExportFormat},
-        }
+        },
+        429: {"model": ErrorEnvelope, "description": "Too many exports running; see Retry-After"},
     },
     summary="Download the task's comments as json, jsonl, csv or xlsx",
 )
 async def export(
+    request: Request,
     task_id: TaskIdPath,
     tasks: TasksDep,
     db: DbDep,
     format: Annotated[ExportFormat, Query()] = ExportFormat.JSON,
+    raw: Annotated[
+        bool,
+        Query(
+            description="CSV only: write cells verbatim.  By default a text cell starting "
+            "with =, +, -, @, tab or CR gets a leading ' so spreadsheets do not run it"
+        ),
+    ] = False,
 ) -> StreamingResponse:
+    """At most ``VKC_API_MAX_CONCURRENT_EXPORTS`` stream at once (429 past it)."""
     await tasks.get(task_id)  # 404 before the first byte
-    return StreamingResponse(
-        export_chunks(db, task_id, format),
+    slots: Slots = request.app.state.export_slots
+    slots.acquire()
+    return SlotStreamingResponse(
+        export_chunks(db, task_id, format, raw=raw),
+        slots=slots,
         media_type=format.media_type,
         headers={"Content-Disposition": f'attachment; filename="{format.filename(task_id)}"'},
     )

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, StrictBool, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from vk_collector.api.deps import (
+    JSON_NUMBER,
     MAX_ID,
     MAX_VK_ID,
     ApiKey,
@@ -28,24 +30,45 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
 
-InternalId = Annotated[int, Field(ge=1, le=MAX_ID)]
-VkId = Annotated[int, Field(ge=1, le=MAX_VK_ID)]
+InternalId = Annotated[int, Field(ge=1, le=MAX_ID), JSON_NUMBER]
+VkId = Annotated[int, Field(ge=1, le=MAX_VK_ID), JSON_NUMBER]
+T = TypeVar("T")
+IdList = Annotated[list[T], Field(min_length=1, max_length=100_000)]
 
 
 class CollectIn(ApiModel):
-    """Exactly one of ``groups`` (internal ids, or "all") and ``vkIds``."""
+    """Exactly one of ``groups`` (internal ids, or "all") and ``vkIds``; the schema
+    says so too (``oneOf``), so what it allows is what the server takes."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"oneOf": [{"required": ["groups"]}, {"required": ["vkIds"]}]},
+    )
 
-    groups: list[InternalId] | Literal["all"] | None = Field(
+    groups: IdList[InternalId] | Literal["all"] | SkipJsonSchema[None] = Field(
         default=None, description='Internal group ids (GET /api/groups "id"), or "all"'
     )
-    vk_ids: list[VkId] | None = Field(default=None, max_length=100_000)
-    limit: int = Field(default=10, ge=1, le=1000, description="Recent posts per community")
-    include_replies: bool = True
-    filter_words: list[Annotated[str, Field(max_length=200)]] = Field(
+    vk_ids: IdList[VkId] | SkipJsonSchema[None] = None
+    limit: Annotated[
+        int, Field(ge=1, le=1000, description="Recent posts per community"), JSON_NUMBER
+    ] = 10
+    include_replies: StrictBool = True
+    filter_words: list[Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S")]] = Field(
         default_factory=list, max_length=100
     )
+
+    @field_validator("groups", "vk_ids", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("leave the field out instead of sending null")
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> CollectIn:
+        if (self.groups is None) == (self.vk_ids is None):
+            raise ValueError('choose the communities: give groups (ids or "all") or vkIds')
+        return self
 
     def to_request(self) -> CollectRequest:
         return CollectRequest(
@@ -105,11 +128,26 @@ async def get_task(task_id: TaskIdPath, tasks: TasksDep, request_id: RequestId) 
     return JSONResponse({**wire["data"], **wire})
 
 
+@router.post(
+    "/{task_id}/cancel",
+    response_model=Envelope[TaskOut],
+    dependencies=[ApiKey],
+    summary="Cancel a pending or running task (409 once it ended)",
+)
+async def cancel_task(
+    task_id: TaskIdPath, pipelines: PipelinesDep, request_id: RequestId
+) -> Envelope[TaskOut]:
+    """A job still waiting is removed; a running one stops within about a second,
+    failing without retry.  The task's status becomes ``cancelled``."""
+    task = await pipelines.cancel_task(task_id)
+    return envelope(task_out(task), request_id, f"task {task_id} cancelled")
+
+
 @router.delete(
     "/{task_id}",
     response_model=Envelope[DeletedTaskOut],
     dependencies=[ApiKey],
-    summary="Cancel the task's job and delete the task (409 while its job runs)",
+    summary="Delete the task and its waiting job (409 while its job runs: cancel first)",
 )
 async def delete_task(
     task_id: TaskIdPath,

@@ -84,7 +84,7 @@ const STATUS_CLASSES = {
   completed: "ok", healthy: "ok", valid: "ok", done: "ok", active: "info",
   processing: "info", running: "info", waiting: "muted", pending: "muted", delayed: "muted",
   paused: "warn", duplicate: "warn", skipped: "warn", degraded: "warn", stale: "warn",
-  failed: "bad", unhealthy: "bad", invalid: "bad", error: "bad",
+  failed: "bad", unhealthy: "bad", invalid: "bad", error: "bad", cancelled: "warn",
 };
 
 export function statusBadge(status) {

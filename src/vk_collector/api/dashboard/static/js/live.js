@@ -12,7 +12,7 @@ const POLL_BASE_MS = 1500;
 const POLL_MAX_MS = 30000;
 const POLL_GROWTH = 1.5;
 const QUIET_MS = 4000;
-const FINISHED = new Set(["completed", "failed"]);
+const FINISHED = new Set(["completed", "failed", "cancelled"]);
 
 let openStreams = 0;
 

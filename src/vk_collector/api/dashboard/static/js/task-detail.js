@@ -1,7 +1,7 @@
 // One task: status, live progress, stats, timestamps, errors and, for a collection,
 // its results.
 
-import { del, get } from "./api.js";
+import { del, get, post } from "./api.js";
 import {
   confirmDialog, fmtDate, fmtDuration, fmtNumber, h, messageArea, pick, progressBar, replace,
   statusBadge, table, toast,
@@ -60,6 +60,10 @@ export function mountTaskDetail(root, taskId) {
   const failureSlot = h("div");
   const errorsSlot = h("div");
   const resultsSlot = h("div");
+  const cancelButton = h("button", {
+    type: "button", class: "btn btn-small btn-danger-ghost", id: "task-cancel", hidden: true,
+    onclick: () => onCancel(),
+  }, "Cancel");
   let current = {};
   let stopWatch = null;
   let resultsMounted = null;
@@ -69,6 +73,7 @@ export function mountTaskDetail(root, taskId) {
     current = { ...current, ...task };
     title.textContent = `Task #${task.id} · ${TYPE_LABELS[task.type] || task.type}`;
     replace(statusSlot, statusBadge(task.status));
+    cancelButton.hidden = isFinished(task.status);
     const state = progressState(task);
     applyProgress(state);
     replace(statsSlot, statsList(task.stats));
@@ -83,8 +88,9 @@ export function mountTaskDetail(root, taskId) {
     rows.push(...parametersList(task));
     replace(timesSlot, h("dl", { class: "kv" }, rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])));
     const failure = pick(task, "errorMessage", "error_message", "error");
-    replace(failureSlot, task.status === "failed" && failure
-      ? h("div", { class: "notice notice-error", role: "alert" }, h("strong", {}, "Failed: "), String(failure))
+    const ended = task.status === "failed" ? "Failed: " : task.status === "cancelled" ? "Cancelled: " : null;
+    replace(failureSlot, ended && failure
+      ? h("div", { class: "notice notice-error", role: "alert" }, h("strong", {}, ended), String(failure))
       : null);
     replace(errorsSlot, errorsTable(task.errors));
     if (isFinished(task.status) && !resultsMounted && !disposed) {
@@ -126,6 +132,18 @@ export function mountTaskDetail(root, taskId) {
     }
   }
 
+  async function onCancel() {
+    const ok = await confirmDialog(`Cancel task #${taskId}? Its job stops within a second and is not retried.`, "Cancel task");
+    if (!ok) return;
+    try {
+      const { data } = await post(`/api/tasks/${taskId}/cancel`);
+      toast(`Task #${taskId} cancelled`, "ok");
+      render(data);
+    } catch (err) {
+      messages.error(err);
+    }
+  }
+
   async function onDelete() {
     const ok = await confirmDialog(`Delete task #${taskId}? Collected posts and comments stay in the database.`, "Delete task");
     if (!ok) return;
@@ -144,6 +162,7 @@ export function mountTaskDetail(root, taskId) {
       h("div", { class: "card-head" }, h("div", { class: "title-line" }, title, statusSlot),
         h("div", { class: "actions" },
           h("button", { type: "button", class: "btn btn-small", onclick: () => load() }, "Refresh"),
+          cancelButton,
           h("button", { type: "button", class: "btn btn-small btn-danger-ghost", onclick: onDelete }, "Delete"))),
       messages.root, bar.root, failureSlot, statsSlot,
       h("div", { class: "grid-2" },

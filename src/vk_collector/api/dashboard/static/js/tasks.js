@@ -22,6 +22,7 @@ export function progressCaption(state) {
   const parts = [`${Math.round(Number(state.percentage) || 0)}%`];
   if (state.status === "completed") parts.push("Completed");
   else if (state.status === "failed") parts.push("Failed");
+  else if (state.status === "cancelled") parts.push("Cancelled");
   else if (state.stage) parts.push(STAGE_LABELS[state.stage] || state.stage);
   const group = state.currentGroup;
   if (group && !isFinished(state.status)) {
@@ -33,7 +34,7 @@ export function progressCaption(state) {
 
 function barState(status) {
   if (status === "completed") return "done";
-  if (status === "failed") return "failed";
+  if (status === "failed" || status === "cancelled") return "failed";
   return "running";
 }
 
@@ -85,7 +86,7 @@ class TaskRow {
 export function mountTasks(root) {
   const messages = messageArea();
   const statusSelect = h("select", { id: "task-status-filter" },
-    ["", "pending", "processing", "completed", "failed"].map((s) => h("option", { value: s }, s || "All statuses")));
+    ["", "pending", "processing", "completed", "failed", "cancelled"].map((s) => h("option", { value: s }, s || "All statuses")));
   const typeSelect = h("select", { id: "task-type-filter" },
     ["", "fetch_comments", "process_groups"].map((t) => h("option", { value: t }, t ? TYPE_LABELS[t] : "All types")));
   const list = table(["Task", "Type", "Status", "Progress", "Created", ""], {
