@@ -71,6 +71,6 @@ async def test_job_ids_that_are_not_job_ids_never_reach_redis(start_api: StartAp
     api = await start_api()
     for name in ("meta", "events", "id", "completed", "x:meta"):
         response = await api.client.get(f"/api/jobs/{name}")
-        assert response.status_code == 422, (name, response.text)
+        assert response.status_code == 400, (name, response.text)
     assert (await api.error("GET", "/api/jobs/vk-collect-999", 404))["code"] == "JOB_NOT_FOUND"
     assert await api.runtime.queue.get_job("meta") is None
