@@ -63,12 +63,12 @@ from vk_collector.settings import (
 )
 from vk_collector.storage import Database, PostData, TaskRecord, migrate
 from vk_collector.vk.client import VkClient
-from vk_collector.vk.emulator.config import EmulatorConfig
-from vk_collector.vk.emulator.dataset import Dataset
-from vk_collector.vk.emulator.server import EmulatorServer
 from vk_collector.vk.errors import VkObjectError
 from vk_collector.vk.models import CommentsPage, WallPage
 from vk_collector.workers.vk_collect import comment_data
+from vk_emulator.config import EmulatorConfig
+from vk_emulator.dataset import Dataset
+from vk_emulator.server import EmulatorServer
 
 RPS = 3.0
 LIMIT_COMMENTS = RPS * 25 * 100

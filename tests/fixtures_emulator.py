@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from vk_collector.vk.emulator import EmulatorConfig, EmulatorServer
+from vk_emulator import EmulatorConfig, EmulatorServer
 
 EmulatorFactory = Callable[..., EmulatorServer]
 

@@ -8,8 +8,8 @@ from typing import Any
 from vk_collector.bootstrap import Runtime
 from vk_collector.settings import Settings, VkSettings
 from vk_collector.storage import TaskRecord, TaskStatus
-from vk_collector.vk.emulator import EmulatorServer
-from vk_collector.vk.emulator.dataset import Dataset
+from vk_emulator import EmulatorServer
+from vk_emulator.dataset import Dataset
 
 from polling import eventually
 

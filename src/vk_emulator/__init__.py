@@ -5,12 +5,12 @@ See docs/EMULATOR.md.  :class:`EmulatorServer` runs it over HTTP on loopback;
 would, for comparing a collector's results.
 """
 
-from vk_collector.vk.emulator.app import create_app
-from vk_collector.vk.emulator.config import EmulatorConfig, FaultConfig, TokenKind, VkQuirks
-from vk_collector.vk.emulator.dataset import Dataset
-from vk_collector.vk.emulator.models import Comment, CommentTree, Group, Post, Profile
-from vk_collector.vk.emulator.server import EmulatorServer, EmulatorStartError
-from vk_collector.vk.emulator.stats import mask_token
+from vk_emulator.app import create_app
+from vk_emulator.config import EmulatorConfig, FaultConfig, TokenKind, VkQuirks
+from vk_emulator.dataset import Dataset
+from vk_emulator.models import Comment, CommentTree, Group, Post, Profile
+from vk_emulator.server import EmulatorServer, EmulatorStartError
+from vk_emulator.stats import mask_token
 
 __all__ = [
     "Comment",

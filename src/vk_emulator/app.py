@@ -21,10 +21,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from vk_collector.vk.emulator.config import EmulatorConfig
-from vk_collector.vk.emulator.dataset import Dataset
-from vk_collector.vk.emulator.engine import Engine
-from vk_collector.vk.emulator.protocol import VkError
+from vk_emulator.config import EmulatorConfig
+from vk_emulator.dataset import Dataset
+from vk_emulator.engine import Engine
+from vk_emulator.protocol import VkError
 
 __all__ = ["app_for", "create_app"]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import random
 
-from vk_collector.vk.emulator import words
-from vk_collector.vk.emulator.models import Comment, CommentTree, Post
+from vk_emulator import words
+from vk_emulator.models import Comment, CommentTree, Post
 
 __all__ = ["build_tree"]
 

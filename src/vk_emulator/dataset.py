@@ -27,10 +27,10 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal
 
-from vk_collector.vk.emulator import words
-from vk_collector.vk.emulator.comments import build_tree
-from vk_collector.vk.emulator.config import EmulatorConfig
-from vk_collector.vk.emulator.models import Comment, CommentTree, Group, GroupKind, Post, Profile
+from vk_emulator import words
+from vk_emulator.comments import build_tree
+from vk_emulator.config import EmulatorConfig
+from vk_emulator.models import Comment, CommentTree, Group, GroupKind, Post, Profile
 
 __all__ = ["SCREEN_NAME_PREFIX", "Dataset"]
 

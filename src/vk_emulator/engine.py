@@ -16,19 +16,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from vk_collector.vk.emulator.config import EmulatorConfig, TokenKind, parse_version
-from vk_collector.vk.emulator.dataset import Dataset
-from vk_collector.vk.emulator.execute import ExecuteResult, execute
-from vk_collector.vk.emulator.limits import FaultInjector, QuotaBook, RateLimiter
-from vk_collector.vk.emulator.methods import (
+from vk_emulator.config import EmulatorConfig, TokenKind, parse_version
+from vk_emulator.dataset import Dataset
+from vk_emulator.execute import ExecuteResult, execute
+from vk_emulator.limits import FaultInjector, QuotaBook, RateLimiter
+from vk_emulator.methods import (
     MethodContext,
     groups_get_by_id,
     utils_resolve_screen_name,
     wall_get,
 )
-from vk_collector.vk.emulator.protocol import Params, VkError
-from vk_collector.vk.emulator.stats import Stats
-from vk_collector.vk.emulator.wall_comments import wall_get_comments
+from vk_emulator.protocol import Params, VkError
+from vk_emulator.stats import Stats
+from vk_emulator.wall_comments import wall_get_comments
 
 __all__ = ["METHODS", "Engine", "MethodSpec", "Reply"]
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from vk_collector.vk.emulator.methods import MethodContext
-from vk_collector.vk.emulator.protocol import Params, VkError
-from vk_collector.vk.emulator.vkscript import VkScriptSyntaxError, parse
-from vk_collector.vk.emulator.vkscript_eval import (
+from vk_emulator.methods import MethodContext
+from vk_emulator.protocol import Params, VkError
+from vk_emulator.vkscript import VkScriptSyntaxError, parse
+from vk_emulator.vkscript_eval import (
     Interpreter,
     TooManyApiCallsError,
     VkScriptRuntimeError,

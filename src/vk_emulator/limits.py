@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from vk_collector.vk.emulator.config import FAULT_KINDS, FaultConfig
+from vk_emulator.config import FAULT_KINDS, FaultConfig
 
 __all__ = ["FaultDraw", "FaultInjector", "QuotaBook", "RateLimiter"]
 

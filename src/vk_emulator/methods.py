@@ -11,11 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from vk_collector.vk.emulator.config import EmulatorConfig, TokenKind
-from vk_collector.vk.emulator.dataset import Dataset
-from vk_collector.vk.emulator.models import Group, Post
-from vk_collector.vk.emulator.objects import extended, group_object, post_object
-from vk_collector.vk.emulator.protocol import Params, VkError, invalid_param
+from vk_emulator.config import EmulatorConfig, TokenKind
+from vk_emulator.dataset import Dataset
+from vk_emulator.models import Group, Post
+from vk_emulator.objects import extended, group_object, post_object
+from vk_emulator.protocol import Params, VkError, invalid_param
 
 __all__ = [
     "MethodContext",

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from vk_collector.vk.emulator.dataset import Dataset
-from vk_collector.vk.emulator.models import Comment, Group, Post, Profile
+from vk_emulator.dataset import Dataset
+from vk_emulator.models import Comment, Group, Post, Profile
 
 __all__ = ["comment_object", "extended", "group_object", "post_object", "profile_object"]
 

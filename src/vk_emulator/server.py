@@ -18,10 +18,10 @@ from typing import Any
 import anyio.to_thread
 
 from vk_collector.serving import ServerStartError, ThreadedServer
-from vk_collector.vk.emulator.app import app_for
-from vk_collector.vk.emulator.config import EmulatorConfig
-from vk_collector.vk.emulator.dataset import Dataset
-from vk_collector.vk.emulator.engine import Engine
+from vk_emulator.app import app_for
+from vk_emulator.config import EmulatorConfig
+from vk_emulator.dataset import Dataset
+from vk_emulator.engine import Engine
 
 __all__ = ["EmulatorServer", "EmulatorStartError"]
 

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from vk_collector.vk.emulator.vkscript_ast import (
+from vk_emulator.vkscript_ast import (
     ApiCall,
     ArgsRef,
     ArrayLit,

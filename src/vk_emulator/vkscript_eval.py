@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from vk_collector.vk.emulator.vkscript_ast import (
+from vk_emulator.vkscript_ast import (
     ApiCall,
     ArgsRef,
     ArrayLit,
@@ -34,7 +34,7 @@ from vk_collector.vk.emulator.vkscript_ast import (
     VarDecl,
     While,
 )
-from vk_collector.vk.emulator.vkscript_values import (
+from vk_emulator.vkscript_values import (
     VkScriptRuntimeError,
     call_function,
     call_method,

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from vk_collector.vk.emulator.methods import MethodContext, readable_wall
-from vk_collector.vk.emulator.models import Comment, CommentTree
-from vk_collector.vk.emulator.objects import comment_object, extended
-from vk_collector.vk.emulator.protocol import Params, VkError, invalid_param
+from vk_emulator.methods import MethodContext, readable_wall
+from vk_emulator.models import Comment, CommentTree
+from vk_emulator.objects import comment_object, extended
+from vk_emulator.protocol import Params, VkError, invalid_param
 
 __all__ = ["wall_get_comments"]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from vk_collector.vk.emulator import EmulatorServer
+from vk_emulator import EmulatorServer
 
 from polling import eventually
 

@@ -20,7 +20,7 @@ import pytest
 
 from vk_collector.settings import Settings, VkSettings
 from vk_collector.storage.export import EXPORT_COLUMNS
-from vk_collector.vk.emulator import EmulatorServer
+from vk_emulator import EmulatorServer
 
 from browser_support import CHROMIUM_ARGS, ApiServer, ensure_chromium, ensure_playwright
 from fixtures_emulator import USER_TOKEN

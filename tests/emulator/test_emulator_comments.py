@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from vk_collector.vk.emulator import EmulatorServer, Post
+from vk_emulator import EmulatorServer, Post
 
 from fixtures_emulator import COMMUNITY_TOKEN, SERVICE_TOKEN, vk_call
 

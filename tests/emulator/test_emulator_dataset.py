@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from vk_collector.vk.emulator import Dataset, EmulatorConfig
+from vk_emulator import Dataset, EmulatorConfig
 
 ANCHOR = 1_700_000_000
 

@@ -6,10 +6,10 @@ from collections import Counter
 
 import pytest
 
-from vk_collector.vk.emulator import EmulatorConfig, FaultConfig, VkQuirks, mask_token
-from vk_collector.vk.emulator.engine import Engine
-from vk_collector.vk.emulator.limits import FaultInjector, QuotaBook, RateLimiter
-from vk_collector.vk.emulator.stats import Stats
+from vk_emulator import EmulatorConfig, FaultConfig, VkQuirks, mask_token
+from vk_emulator.engine import Engine
+from vk_emulator.limits import FaultInjector, QuotaBook, RateLimiter
+from vk_emulator.stats import Stats
 
 
 def test_rate_limiter_allows_three_in_any_second() -> None:

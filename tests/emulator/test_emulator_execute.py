@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from vk_collector.vk.emulator import EmulatorServer, VkQuirks, mask_token
+from vk_emulator import EmulatorServer, VkQuirks, mask_token
 
 from fixtures_emulator import COMMUNITY_TOKEN, SERVICE_TOKEN, USER_TOKEN, EmulatorFactory, vk_call
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from vk_collector.vk.emulator import (
+from vk_emulator import (
     EmulatorConfig,
     EmulatorServer,
     VkQuirks,

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from vk_collector.vk.emulator import FaultConfig, mask_token
-from vk_collector.vk.emulator.limits import FaultInjector
+from vk_emulator import FaultConfig, mask_token
+from vk_emulator.limits import FaultInjector
 
 from fixtures_emulator import COMMUNITY_TOKEN, SERVICE_TOKEN, USER_TOKEN, EmulatorFactory, vk_call
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from vk_collector.vk.emulator import EmulatorServer, VkQuirks
+from vk_emulator import EmulatorServer, VkQuirks
 
 from fixtures_emulator import COMMUNITY_TOKEN, SERVICE_TOKEN, EmulatorFactory, vk_call
 

@@ -8,15 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vk_collector.vk.emulator.vkscript import VkScriptSyntaxError, parse
-from vk_collector.vk.emulator.vkscript_ast import (
+from vk_emulator.vkscript import VkScriptSyntaxError, parse
+from vk_emulator.vkscript_ast import (
     ApiCall,
     ArrayLit,
     Literal,
     ObjectLit,
     Return,
 )
-from vk_collector.vk.emulator.vkscript_eval import (
+from vk_emulator.vkscript_eval import (
     Interpreter,
     TooManyApiCallsError,
     VkScriptRuntimeError,
@@ -59,7 +59,7 @@ def test_parses_an_array_of_calls() -> None:
 
 
 def _neg(value: int) -> Any:
-    from vk_collector.vk.emulator.vkscript_ast import Unary
+    from vk_emulator.vkscript_ast import Unary
 
     return Unary("-", Literal(value))
 

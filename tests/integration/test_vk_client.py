@@ -22,7 +22,6 @@ from vk_collector.vk.collect import (
     iter_post_comments,
     iter_posts_comments,
 )
-from vk_collector.vk.emulator import Dataset, EmulatorServer, FaultConfig, VkQuirks
 from vk_collector.vk.errors import (
     VkBatchError,
     VkObjectError,
@@ -31,6 +30,7 @@ from vk_collector.vk.errors import (
 )
 from vk_collector.vk.execute import ApiCall
 from vk_collector.vk.models import Comment
+from vk_emulator import Dataset, EmulatorServer, FaultConfig, VkQuirks
 
 from fixtures_emulator import COMMUNITY_TOKEN, SERVICE_TOKEN, USER_TOKEN, EmulatorFactory
 

@@ -22,8 +22,8 @@ from pydantic import SecretStr
 from vk_collector.settings import VkSettings
 from vk_collector.vk.client import VkClient
 from vk_collector.vk.collect import fetch_post_comments, fetch_recent_posts
-from vk_collector.vk.emulator import Dataset, EmulatorConfig, EmulatorServer, FaultConfig
 from vk_collector.vk.errors import retry_waits_enabled
+from vk_emulator import Dataset, EmulatorConfig, EmulatorServer, FaultConfig
 
 from fixtures_emulator import USER_TOKEN
 

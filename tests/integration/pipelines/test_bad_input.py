@@ -16,7 +16,7 @@ from vk_collector.errors import ErrorCode, ValidationError
 from vk_collector.pipelines import CollectRequest
 from vk_collector.settings import Settings
 from vk_collector.storage import GroupData
-from vk_collector.vk.emulator import EmulatorServer
+from vk_emulator import EmulatorServer
 
 from pipeline_support import pipeline_settings
 

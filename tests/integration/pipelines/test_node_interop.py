@@ -23,7 +23,7 @@ from vk_collector.queue.jobs import (
 from vk_collector.queue.service import QueueService
 from vk_collector.settings import Settings
 from vk_collector.storage import GroupData, TaskStatus, TaskType
-from vk_collector.vk.emulator import EmulatorServer
+from vk_emulator import EmulatorServer
 
 from pipeline_support import expected_comments, pipeline_settings, wait_finished
 

@@ -28,8 +28,8 @@ from vk_collector.bootstrap import Runtime
 from vk_collector.pipelines import CollectRequest
 from vk_collector.settings import DatabaseSettings, Settings
 from vk_collector.storage import GroupData, TaskRecord, TaskStatus
-from vk_collector.vk.emulator import EmulatorServer, FaultConfig
 from vk_collector.vk.errors import retry_waits_enabled
+from vk_emulator import EmulatorServer, FaultConfig
 
 from fixtures_emulator import EmulatorFactory
 from pipeline_support import expected_comments, pipeline_settings, wait_finished

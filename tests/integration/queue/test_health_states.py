@@ -22,7 +22,7 @@ from vk_collector.queue.config import QueueName
 from vk_collector.queue.health import HealthCheckResult
 from vk_collector.queue.service import QueueService
 from vk_collector.settings import Settings
-from vk_collector.vk.emulator import EmulatorServer
+from vk_emulator import EmulatorServer
 
 from polling import eventually
 from queue_support import ScriptedWorker, groups_job
