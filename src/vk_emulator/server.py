@@ -17,11 +17,11 @@ from typing import Any
 
 import anyio.to_thread
 
-from vk_collector.serving import ServerStartError, ThreadedServer
 from vk_emulator.app import app_for
 from vk_emulator.config import EmulatorConfig
 from vk_emulator.dataset import Dataset
 from vk_emulator.engine import Engine
+from vk_emulator.serving import ServerStartError, ThreadedServer
 
 __all__ = ["EmulatorServer", "EmulatorStartError"]
 

@@ -20,8 +20,8 @@ from pathlib import Path
 from types import TracebackType
 
 from vk_collector.api.app import create_app
-from vk_collector.serving import ThreadedServer
 from vk_collector.settings import Settings
+from vk_emulator.serving import ThreadedServer
 
 __all__ = ["CHROMIUM_ARGS", "ApiServer", "ensure_chromium", "ensure_playwright"]
 
