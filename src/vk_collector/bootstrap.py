@@ -20,12 +20,12 @@ from vk_collector.errors import ValidationError
 from vk_collector.pipelines import Pipelines
 from vk_collector.queue.config import QueueName
 from vk_collector.queue.service import QueueService
+from vk_collector.queue.worker_contract import BaseWorker
 from vk_collector.redaction import register_secret
 from vk_collector.settings import Settings
 from vk_collector.storage import Database, migrate
 from vk_collector.tasks import TaskService
 from vk_collector.vk.client import VkClient
-from vk_collector.workers.base import BaseWorker
 from vk_collector.workers.groups_parse import GroupsParseWorker
 from vk_collector.workers.vk_collect import VkCollectWorker
 

@@ -25,9 +25,9 @@ from bullmq import Queue
 from vk_collector.errors import ErrorCode, QueueError
 from vk_collector.queue.config import QueueConfig, bullmq_connection
 from vk_collector.queue.event_stream import QueueEventStream
+from vk_collector.queue.worker_contract import BaseWorker
 from vk_collector.redaction import redact_value
 from vk_collector.settings import Settings
-from vk_collector.workers.base import BaseWorker
 
 __all__ = ["QueueInitHandler", "QueueResources"]
 

@@ -15,13 +15,9 @@ import structlog
 
 from vk_collector.errors import ErrorCode, QueueError
 from vk_collector.queue.health import HealthCheckResult
-from vk_collector.queue.health_probe import (
-    COUNT_STATES,
-    HealthProbe,
-    read_counts,
-    read_heartbeats,
-)
+from vk_collector.queue.health_probe import COUNT_STATES, HealthProbe, read_counts
 from vk_collector.queue.init_handler import QueueResources
+from vk_collector.queue.worker_contract import Heartbeat, read_heartbeats
 from vk_collector.settings import QueuesSettings
 
 __all__ = ["COUNT_STATES", "HealthCheckResult", "QueueMonitoringHandler"]
@@ -81,7 +77,7 @@ class QueueMonitoringHandler:
             # a bullmq worker holds two named connections (commands and blocking)
             "workers": len({c.get("rawname") for c in connected}),
             "workerDetails": [
-                {**beat, "stale": now - float(beat.get("lastHeartbeat", 0)) > stale_s}
+                {**beat.to_dict(), "stale": now - beat.last_heartbeat > stale_s}
                 for beat in heartbeats
             ],
             "failureRate": round(counts["failed"] / finished, 4) if finished else 0.0,
@@ -89,7 +85,7 @@ class QueueMonitoringHandler:
 
     # --- health -------------------------------------------------------------------
 
-    async def _heartbeats(self, queue_name: str = "*") -> list[dict[str, Any]]:
+    async def _heartbeats(self, queue_name: str = "*") -> list[Heartbeat]:
         client = self._resources.redis
         if client is None:
             return []
