@@ -14,7 +14,7 @@ import sqlite3
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
@@ -22,9 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
 from vk_collector.storage.unit_of_work import UnitOfWork
-
-if TYPE_CHECKING:
-    from vk_collector.settings import Settings
 
 __all__ = ["SQLITE_BUSY_TIMEOUT_MS", "Database", "create_engine"]
 
@@ -109,10 +106,6 @@ class Database:
             self.engine, expire_on_commit=False, autoflush=False
         )
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Database:
-        return cls(settings.database_url, echo=settings.database.echo)
-
     @property
     def dialect(self) -> str:
         """``"sqlite"`` or ``"postgresql"``."""
@@ -121,12 +114,6 @@ class Database:
     def unit_of_work(self, *, read_only: bool = False) -> UnitOfWork:
         """``read_only`` only changes locking on SQLite (see :mod:`.unit_of_work`)."""
         return UnitOfWork(self.sessionmaker, self.dialect, read_only=read_only)
-
-    async def migrate(self) -> None:
-        """Upgrade the schema to the newest revision (see :func:`migrate`)."""
-        from vk_collector.storage.migrate import migrate  # alembic loads only when needed
-
-        await migrate(self.url)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
