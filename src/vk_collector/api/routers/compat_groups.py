@@ -16,13 +16,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends
 from pydantic import Field
-from sqlalchemy import func, select
 
 from vk_collector.api.deps import MAX_ID, ApiKey, DbDep, RequestId, TaskIdPath, require_json
 from vk_collector.api.envelope import ApiModel, Envelope, envelope, utc_now
 from vk_collector.errors import ErrorCode, ValidationError
 from vk_collector.storage import TaskType
-from vk_collector.storage.models import Comment, Group
 
 __all__ = ["router", "stats_router"]
 
@@ -114,16 +112,12 @@ async def summary(db: DbDep, request_id: RequestId) -> Envelope[SummaryOut]:
     async with db.unit_of_work(read_only=True) as uow:
         stats = await uow.groups.stats()
         comments = await uow.comments.count()
-        commented = await uow.session.scalar(
-            select(func.count(func.distinct(Comment.owner_id))).where(
-                Comment.owner_id.in_(select(-Group.vk_id))
-            )
-        )
+        commented = await uow.groups.count_with_comments()
     out = SummaryOut(
         total_groups=stats.total,
         active_groups=stats.valid,
         inactive_groups=stats.invalid,
-        groups_with_comments=int(commented or 0),
+        groups_with_comments=commented,
         total_comments=comments,
         average_comments_per_group=round(comments / stats.total, 2) if stats.total else 0.0,
         last_updated=utc_now(),
@@ -134,22 +128,17 @@ async def summary(db: DbDep, request_id: RequestId) -> Envelope[SummaryOut]:
 @stats_router.get("/activity", response_model=Envelope[ActivityOut], summary="Group activity")
 async def activity(db: DbDep, request_id: RequestId) -> Envelope[ActivityOut]:
     """Communities ranked by stored comments (ten most, ten least, ten newest)."""
-    per_group = (
-        select(Group.id, Group.vk_id, Group.name, func.count(Comment.id).label("comments"))
-        .outerjoin(Comment, Comment.owner_id == -Group.vk_id)
-        .group_by(Group.id, Group.vk_id, Group.name)
-    )
     async with db.unit_of_work(read_only=True) as uow:
-        rows = (await uow.session.execute(per_group)).all()
+        rows = await uow.groups.comment_counts()
         newest = await uow.groups.list(limit=10, sort_by="created_at", sort_order="desc")
         stats = await uow.groups.stats()
-    ranked = sorted(
-        ({"id": r.id, "vkId": r.vk_id, "name": r.name, "comments": int(r.comments)} for r in rows),
-        key=lambda g: (-g["comments"], g["id"]),
-    )
-    counts = [g["comments"] for g in ranked]
+    ordered = sorted(rows, key=lambda r: (-r.comments, r.id))
+    ranked = [
+        {"id": r.id, "vkId": r.vk_id, "name": r.name, "comments": r.comments} for r in ordered
+    ]
+    counts = [r.comments for r in ordered]
     out = ActivityOut(
-        most_active_groups=[g for g in ranked if g["comments"] > 0][:10],
+        most_active_groups=[g for g, c in zip(ranked, counts, strict=True) if c > 0][:10],
         least_active_groups=list(reversed(ranked))[:10],
         recently_added_groups=[
             {"id": g.id, "vkId": g.vk_id, "name": g.name, "uploadedAt": g.created_at.isoformat()}

@@ -7,13 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
-from sqlalchemy import distinct, func, select
 
 from vk_collector.api.deps import MAX_VK_ID, DbDep, RequestId, TaskIdPath, TasksDep
 from vk_collector.api.envelope import ApiModel, Envelope, envelope, utc_now
-from vk_collector.storage import CommentRecord, PostRecord
-from vk_collector.storage.export import ExportFormat, export_chunks
-from vk_collector.storage.models import TaskPost
+from vk_collector.storage import CommentRecord, ExportFormat, PostRecord, export_chunks
 
 __all__ = ["router"]
 
@@ -180,14 +177,12 @@ async def summary(
     async with db.unit_of_work(read_only=True) as uow:
         posts = await uow.posts.count_for_task(task_id)
         comments = await uow.comments.count_for_task(task_id)
-        groups = await uow.session.scalar(
-            select(func.count(distinct(TaskPost.owner_id))).where(TaskPost.task_id == task_id)
-        )
+        groups = await uow.posts.count_walls_for_task(task_id)
     out = SummaryOut(
         task_id=task_id,
         total_comments=comments,
         total_posts=posts,
-        total_groups=int(groups or 0),
+        total_groups=groups,
         average_comments_per_post=round(comments / posts, 2) if posts else 0.0,
         generated_at=utc_now(),
     )
