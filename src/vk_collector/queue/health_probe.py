@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import redis.asyncio as aioredis
 from bullmq import Queue
 
+from vk_collector.clock import iso_z, utc_now_iso
 from vk_collector.queue.health import (
     HealthCheckResult,
     QueueActivity,
@@ -35,7 +36,6 @@ from vk_collector.queue.health import (
     evaluate,
 )
 from vk_collector.queue.init_handler import QueueResources
-from vk_collector.queue.jobs import utc_now_iso
 from vk_collector.queue.worker_contract import read_heartbeats
 from vk_collector.settings import QueuesSettings
 
@@ -269,7 +269,7 @@ def _worker_report(worker: WorkerObservation, state: str) -> dict[str, Any]:
     }
     if worker.heartbeat_age_s is not None:
         last = float(worker.details.get("lastHeartbeat", 0))
-        report["lastSeen"] = datetime.fromtimestamp(last, UTC).isoformat().replace("+00:00", "Z")
+        report["lastSeen"] = iso_z(datetime.fromtimestamp(last, UTC), "auto")
         report["heartbeatAgeS"] = worker.heartbeat_age_s
     error = worker.error
     if state == "stale":

@@ -18,7 +18,8 @@ from fastapi import APIRouter, Body, Depends
 from pydantic import Field
 
 from vk_collector.api.deps import MAX_ID, ApiKey, DbDep, RequestId, TaskIdPath, require_json
-from vk_collector.api.envelope import ApiModel, Envelope, envelope, utc_now
+from vk_collector.api.envelope import ApiModel, Envelope, envelope
+from vk_collector.clock import utc_now_iso
 from vk_collector.errors import ErrorCode, ValidationError
 from vk_collector.storage import TaskType
 
@@ -88,7 +89,7 @@ async def delete_batch(
         deleted_group_ids=wanted,
         deleted_count=deleted,
         requested_count=len(wanted),
-        deleted_at=utc_now(),
+        deleted_at=utc_now_iso(),
     )
     return envelope(out, request_id, f"{deleted} of {len(wanted)} groups deleted")
 
@@ -103,7 +104,7 @@ async def delete_all(db: DbDep, request_id: RequestId) -> Envelope[AllDeletedOut
     async with db.unit_of_work() as uow:
         deleted = await uow.groups.delete_all()
         await uow.commit()
-    out = AllDeletedOut(deleted_count=deleted, deleted_at=utc_now())
+    out = AllDeletedOut(deleted_count=deleted, deleted_at=utc_now_iso())
     return envelope(out, request_id, f"{deleted} groups deleted")
 
 
@@ -120,7 +121,7 @@ async def summary(db: DbDep, request_id: RequestId) -> Envelope[SummaryOut]:
         groups_with_comments=commented,
         total_comments=comments,
         average_comments_per_group=round(comments / stats.total, 2) if stats.total else 0.0,
-        last_updated=utc_now(),
+        last_updated=utc_now_iso(),
     )
     return envelope(out, request_id)
 
@@ -151,7 +152,7 @@ async def activity(db: DbDep, request_id: RequestId) -> Envelope[ActivityOut]:
             "low": sum(1 for c in counts if 0 < c < 10),
             "none": stats.invalid + sum(1 for c in counts if c == 0),
         },
-        generated_at=utc_now(),
+        generated_at=utc_now_iso(),
     )
     return envelope(out, request_id)
 

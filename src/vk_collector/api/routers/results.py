@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from vk_collector.api.deps import MAX_VK_ID, DbDep, RequestId, TaskIdPath, TasksDep
-from vk_collector.api.envelope import ApiModel, Envelope, envelope, utc_now
+from vk_collector.api.envelope import ApiModel, Envelope, envelope
+from vk_collector.clock import utc_now_iso
 from vk_collector.storage import CommentRecord, ExportFormat, PostRecord, export_chunks
 
 __all__ = ["router"]
@@ -184,7 +185,7 @@ async def summary(
         total_posts=posts,
         total_groups=groups,
         average_comments_per_post=round(comments / posts, 2) if posts else 0.0,
-        generated_at=utc_now(),
+        generated_at=utc_now_iso(),
     )
     return envelope(out, request_id)
 
