@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -37,16 +36,11 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy.engine import make_url
 
+from vk_collector.embedded import free_port
 from vk_collector.storage import Database, migrate
 
 _PG_BINDIR = Path(os.environ.get("VKC_TEST_PG_BINDIR", "/usr/lib/postgresql/15/bin"))
 _PG_USER = "postgres"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class PostgresCluster:
@@ -91,7 +85,7 @@ class PostgresCluster:
             "--no-instructions",
         )
         for attempt in range(3):
-            self.port = _free_port()
+            self.port = free_port()
             options = (
                 f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 "
                 "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "

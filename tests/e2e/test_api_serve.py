@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from vk_collector.embedded import free_port
 from vk_emulator import EmulatorServer
 
 from polling import eventually
@@ -20,12 +20,6 @@ _SCRIPT = (
     "import typer; from vk_collector.cli.serve import serve; "
     "app = typer.Typer(); app.command()(serve); app()"
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _env(redis_url: str, tmp_path: Path, queue_prefix: str, **extra: str) -> dict[str, str]:
@@ -83,7 +77,7 @@ async def _wait_healthy(url: str, process: subprocess.Popen[str]) -> None:
 async def test_serves_without_workers_and_stops_on_sigterm(
     redis_url: str, tmp_path: Path, queue_prefix: str
 ) -> None:
-    port = _free_port()
+    port = free_port()
     process = _serve(
         _env(redis_url, tmp_path, queue_prefix, API_KEY="serve-test-key-123"),
         "--host", "0.0.0.0", "--port", str(port), "--no-workers",
@@ -112,7 +106,7 @@ async def test_serves_without_workers_and_stops_on_sigterm(
 async def test_serves_with_workers_by_default(
     redis_url: str, tmp_path: Path, queue_prefix: str, emulator: EmulatorServer
 ) -> None:
-    port = _free_port()
+    port = free_port()
     env = _env(
         redis_url, tmp_path, queue_prefix, VK_API_URL=emulator.url, VK_TOKENS="demo-user-token"
     )
