@@ -54,6 +54,7 @@ from vk_collector.bootstrap import Runtime
 from vk_collector.embedded import EmbeddedValkey
 from vk_collector.log import configure
 from vk_collector.pipelines import CollectRequest
+from vk_collector.queue.keys import vk_key_prefix
 from vk_collector.settings import (
     DatabaseSettings,
     QueuesSettings,
@@ -196,7 +197,7 @@ async def run_original(
     deadline = started + seconds
     try:
         async with VkClient(
-            vk_settings, redis=redis, key_prefix=f"{settings.queues.prefix}:vkc:vk"
+            vk_settings, redis=redis, key_prefix=vk_key_prefix(settings.queues.prefix)
         ) as client:
             for group_id in groups:
                 if time.monotonic() >= deadline:

@@ -19,6 +19,7 @@ from vk_collector.embedded import EmbeddedValkey, find_running
 from vk_collector.errors import ValidationError
 from vk_collector.pipelines import Pipelines
 from vk_collector.queue.config import QueueName
+from vk_collector.queue.keys import vk_key_prefix
 from vk_collector.queue.service import QueueService
 from vk_collector.queue.worker_contract import BaseWorker
 from vk_collector.redaction import register_secret
@@ -124,7 +125,7 @@ class Runtime:
                 redis_url, socket_connect_timeout=settings.redis.connect_timeout_s
             )
             vk = VkClient(
-                settings.vk, redis=vk_redis, key_prefix=f"{settings.queues.prefix}:vkc:vk"
+                settings.vk, redis=vk_redis, key_prefix=vk_key_prefix(settings.queues.prefix)
             )
             workers = build_workers(
                 settings, redis_url, db, vk, queues=queues, concurrency=concurrency

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from vk_collector.errors import ErrorCode, ValidationError, VkCollectorError
+from vk_collector.queue.config import QueueName
 from vk_collector.queue.jobs import (
     ProcessGroupsJobData,
     ProcessGroupsMetadata,
@@ -23,17 +24,25 @@ from vk_collector.queue.jobs import (
     VkCollectMetadata,
     VkCollectOptions,
 )
+from vk_collector.queue.keys import job_id
 from vk_collector.queue.service import QueueService
 from vk_collector.storage import Database, GroupRecord, TaskRecord, TaskType
 from vk_collector.tasks import TaskService
 from vk_collector.vk.groups_file import GroupsFile, parse_groups_file, parse_identifier_list
 
-__all__ = ["CollectRequest", "Pipelines", "UploadResult"]
+__all__ = ["CollectRequest", "Pipelines", "UploadResult", "queue_for"]
 
 log = structlog.get_logger(__name__)
 
 _MAX_REPORTED_LINE_ERRORS = 200
 _MAX_FILTER_WORDS = 100
+
+
+def queue_for(task_type: TaskType) -> QueueName:
+    """The queue whose jobs do tasks of ``task_type``."""
+    if task_type is TaskType.FETCH_COMMENTS:
+        return QueueName.VK_COLLECT
+    return QueueName.PROCESS_GROUPS
 
 
 @dataclass(frozen=True)
@@ -234,8 +243,7 @@ class Pipelines:
     async def delete_task(self, task_id: int) -> None:
         """Cancel the task's job (when not running) and delete the task and its links."""
         task = await self._tasks.get(task_id)
-        prefix = "vk-collect" if task.type is TaskType.FETCH_COMMENTS else "process-groups"
-        job = await self._queue.get_job(f"{prefix}-{task_id}")
+        job = await self._queue.get_job(job_id(queue_for(task.type), task_id))
         if job is not None:
             state = await self._queue.get_job_state(job)
             if state == "active":

@@ -32,6 +32,7 @@ from vk_collector.errors import ErrorCode, QueueError, ValidationError
 from vk_collector.queue.config import QueueName
 from vk_collector.queue.init_handler import QueueResources
 from vk_collector.queue.jobs import ProcessGroupsJobData, VkCollectJobData
+from vk_collector.queue.keys import job_id
 from vk_collector.settings import QueuesSettings
 
 __all__ = ["JOB_STATES", "RETRY_WAITS", "QueueJobHandler", "RetryWaits"]
@@ -90,7 +91,7 @@ class QueueJobHandler:
         job_options = {
             **config.job_options(),
             **(options or {}),
-            "jobId": (options or {}).get("jobId") or f"{config.job_name}-{task_id}",
+            "jobId": (options or {}).get("jobId") or job_id(config.job_name, task_id),
         }
 
         async def add_once() -> Job:
@@ -133,7 +134,7 @@ class QueueJobHandler:
                 "opts": {
                     **config.job_options(),
                     **(options or {}),
-                    "jobId": f"{config.job_name}-{task_id}",
+                    "jobId": job_id(config.job_name, task_id),
                 },
             }
             for data, task_id in items
