@@ -14,7 +14,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from vk_collector.settings import QueueOptions, QueuesSettings
 
-__all__ = ["QueueConfig", "QueueName", "bullmq_connection", "queue_configs"]
+__all__ = ["JOB_STATES", "QueueConfig", "QueueName", "bullmq_connection", "queue_configs"]
+
+
+JOB_STATES = ("waiting", "active", "completed", "failed", "delayed", "paused", "prioritized")
+"""Every state a BullMQ job can be listed or counted in, in the order counts are shown."""
 
 
 class QueueName(StrEnum):

@@ -28,6 +28,7 @@ import redis.asyncio as aioredis
 from bullmq import Queue
 
 from vk_collector.clock import iso_z, utc_now_iso
+from vk_collector.queue.config import JOB_STATES
 from vk_collector.queue.health import (
     HealthCheckResult,
     QueueActivity,
@@ -39,17 +40,16 @@ from vk_collector.queue.init_handler import QueueResources
 from vk_collector.queue.worker_contract import read_heartbeats
 from vk_collector.settings import QueuesSettings
 
-__all__ = ["COUNT_STATES", "HealthProbe", "read_counts"]
+__all__ = ["HealthProbe", "read_counts"]
 
-COUNT_STATES = ("waiting", "active", "completed", "failed", "delayed", "paused", "prioritized")
 _DELAYED_SCORE_SHIFT = 0x1000  # BullMQ: score = due time (ms) * 0x1000 + counter
 _MAX_EVENTS = 5000
 T = TypeVar("T")
 
 
 async def read_counts(queue: Queue) -> dict[str, int]:
-    counts: dict[str, int] = await queue.getJobCounts(*COUNT_STATES)
-    return {state: int(counts.get(state, 0)) for state in COUNT_STATES}
+    counts: dict[str, int] = await queue.getJobCounts(*JOB_STATES)
+    return {state: int(counts.get(state, 0)) for state in JOB_STATES}
 
 
 class HealthProbe:
@@ -209,7 +209,7 @@ class HealthProbe:
         if queues is None:
             return {"backlogOk": False, "threshold": threshold, "counts": None, "error": error}
         over = [q.name for q in queues if q.counts["waiting"] >= threshold]
-        total = {s: sum(q.counts[s] for q in queues) for s in COUNT_STATES}
+        total = {s: sum(q.counts[s] for q in queues) for s in JOB_STATES}
         return {
             "backlogOk": not over,
             "threshold": threshold,

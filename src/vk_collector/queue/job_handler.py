@@ -29,17 +29,16 @@ from tenacity import (
 )
 
 from vk_collector.errors import ErrorCode, QueueError, ValidationError
-from vk_collector.queue.config import QueueName
+from vk_collector.queue.config import JOB_STATES, QueueName
 from vk_collector.queue.init_handler import QueueResources
 from vk_collector.queue.jobs import ProcessGroupsJobData, VkCollectJobData
 from vk_collector.queue.keys import job_id
 from vk_collector.settings import QueuesSettings
 
-__all__ = ["JOB_STATES", "RETRY_WAITS", "QueueJobHandler", "RetryWaits"]
+__all__ = ["RETRY_WAITS", "QueueJobHandler", "RetryWaits"]
 
 log = structlog.get_logger(__name__)
 
-JOB_STATES = ("waiting", "active", "delayed", "prioritized", "completed", "failed", "paused")
 _ATTEMPT_TIMEOUT_S = 5.0
 _TRANSIENT = (
     redis.exceptions.ConnectionError,

@@ -14,13 +14,14 @@ from typing import Any
 import structlog
 
 from vk_collector.errors import ErrorCode, QueueError
+from vk_collector.queue.config import JOB_STATES
 from vk_collector.queue.health import HealthCheckResult
-from vk_collector.queue.health_probe import COUNT_STATES, HealthProbe, read_counts
+from vk_collector.queue.health_probe import HealthProbe, read_counts
 from vk_collector.queue.init_handler import QueueResources
 from vk_collector.queue.worker_contract import Heartbeat, read_heartbeats
 from vk_collector.settings import QueuesSettings
 
-__all__ = ["COUNT_STATES", "HealthCheckResult", "QueueMonitoringHandler"]
+__all__ = ["HealthCheckResult", "QueueMonitoringHandler"]
 
 log = structlog.get_logger(__name__)
 
@@ -45,7 +46,7 @@ class QueueMonitoringHandler:
                 f"could not read job counts: {exc}", ErrorCode.GET_JOB_FAILED, cause=exc
             ) from exc
         queues = dict(zip(names, per_queue, strict=True))
-        total = {state: sum(c[state] for c in per_queue) for state in COUNT_STATES}
+        total = {state: sum(c[state] for c in per_queue) for state in JOB_STATES}
         return {"queues": queues, "total": total}
 
     async def get_queue_stats(self, queue_name: str) -> dict[str, Any]:

@@ -12,8 +12,7 @@ from vk_collector.api.deps import ApiKey, QueueDep, RequestId
 from vk_collector.api.envelope import ApiModel, Envelope, envelope
 from vk_collector.api.errors import ApiError
 from vk_collector.errors import ErrorCode, QueueError
-from vk_collector.queue.config import QueueName
-from vk_collector.queue.job_handler import JOB_STATES
+from vk_collector.queue.config import JOB_STATES, QueueName
 from vk_collector.queue.service import QueueService
 from vk_collector.redaction import redact, redact_value
 
