@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from vk_collector.errors import ErrorCode, ValidationError, VkCollectorError
+from vk_collector.errors import (
+    ConflictError,
+    NotFoundError,
+    ValidationError,
+    VkCollectorError,
+)
 from vk_collector.queue.config import QueueName
 from vk_collector.queue.jobs import (
     ProcessGroupsJobData,
@@ -206,9 +211,8 @@ class Pipelines:
                         break
                     number += 1
                 if not groups:
-                    raise ValidationError(
+                    raise NotFoundError(
                         "no communities are stored yet; upload a groups file first",
-                        ErrorCode.NOT_FOUND,
                     )
                 return groups
             if request.group_ids:
@@ -224,9 +228,8 @@ class Pipelines:
         missing = [i for i in wanted if i not in found]
         if missing:
             shown = ", ".join(str(i) for i in missing[:20])
-            raise ValidationError(
+            raise NotFoundError(
                 f"not stored: {label} {shown}; upload them first or check `groups list`",
-                ErrorCode.NOT_FOUND,
                 details={"missing": missing},
             )
         return groups
@@ -247,10 +250,9 @@ class Pipelines:
         if job is not None:
             state = await self._queue.get_job_state(job)
             if state == "active":
-                raise ValidationError(
+                raise ConflictError(
                     f"task {task_id} is being processed; wait for it to end or pause its "
                     "queue first",
-                    ErrorCode.CONFLICT,
                     details={"taskId": task_id, "jobId": str(job.id)},
                 )
             await self._queue.remove_job(str(job.id))

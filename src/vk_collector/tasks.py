@@ -29,7 +29,11 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from vk_collector.errors import ErrorCode, ValidationError
+from vk_collector.errors import (
+    ErrorCode,
+    ValidationError,
+    task_not_found,
+)
 from vk_collector.redaction import redact
 from vk_collector.storage import (
     Database,
@@ -46,12 +50,6 @@ __all__ = ["MAX_TASK_ERRORS", "TaskRecord", "TaskService", "TaskStatus", "TaskTy
 MAX_TASK_ERRORS = 1000
 
 
-def _not_found(task_id: int) -> ValidationError:
-    return ValidationError(
-        f"task {task_id} not found", ErrorCode.NOT_FOUND, details={"taskId": task_id}
-    )
-
-
 def _clamp(percentage: float) -> int:
     if not math.isfinite(percentage):
         return 0
@@ -65,7 +63,7 @@ class TaskService:
     async def _locked(self, uow: UnitOfWork, task_id: int) -> TaskRecord:
         task = await uow.tasks.get(task_id, for_update=True)
         if task is None:
-            raise _not_found(task_id)
+            raise task_not_found(task_id)
         return task
 
     async def _update(self, task_id: int, **values: Any) -> TaskRecord:
@@ -74,7 +72,7 @@ class TaskService:
             task = await uow.tasks.update(task_id, **values)
             await uow.commit()
         if task is None:  # pragma: no cover - deleted between the lock and the update
-            raise _not_found(task_id)
+            raise task_not_found(task_id)
         return task
 
     async def create(
@@ -97,7 +95,7 @@ class TaskService:
         async with self._db.unit_of_work(read_only=True) as uow:
             task = await uow.tasks.get(task_id)
         if task is None:
-            raise _not_found(task_id)
+            raise task_not_found(task_id)
         return task
 
     async def list(
@@ -197,7 +195,7 @@ class TaskService:
         and comments stay (other tasks may share them)."""
         async with self._db.unit_of_work() as uow:
             if not await uow.tasks.delete(task_id):
-                raise _not_found(task_id)
+                raise task_not_found(task_id)
             await uow.commit()
 
     @staticmethod

@@ -47,6 +47,18 @@ class QueueResources:
     configs: dict[str, QueueConfig] = field(default_factory=dict)
     redis: aioredis.Redis | None = None
 
+    def queue(self, name: str) -> Queue:
+        """The queue called ``name``; ``QueueError`` (``QUEUE_NOT_FOUND``) when there is none."""
+        queue = self.queues.get(name)
+        if queue is None:
+            raise self.queue_not_found(name)
+        return queue
+
+    def queue_not_found(self, name: str) -> QueueError:
+        """The one "queue not found" error, naming the queues there are."""
+        known = ", ".join(sorted(self.queues)) or "none"
+        return QueueError(f"queue not found: {name!r} (known: {known})", ErrorCode.QUEUE_NOT_FOUND)
+
 
 class QueueInitHandler:
     def __init__(

@@ -68,13 +68,7 @@ class QueueJobHandler:
         self._settings = settings
 
     def get_queue(self, queue_name: str) -> Queue:
-        queue = self._resources.queues.get(queue_name)
-        if queue is None:
-            known = ", ".join(sorted(self._resources.queues)) or "none"
-            raise QueueError(
-                f"queue not found: {queue_name!r} (known: {known})", ErrorCode.QUEUE_NOT_FOUND
-            )
-        return queue
+        return self._resources.queue(queue_name)
 
     async def add_job(
         self,

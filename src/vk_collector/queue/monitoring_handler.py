@@ -55,9 +55,7 @@ class QueueMonitoringHandler:
         ``workerDetails``: the heartbeats of the queue's workers in every process, each
         with ``stale`` (no heartbeat for ``heartbeat_stale_s``: it died or hangs).
         """
-        queue = self._resources.queues.get(queue_name)
-        if queue is None:
-            raise QueueError(f"queue not found: {queue_name!r}", ErrorCode.QUEUE_NOT_FOUND)
+        queue = self._resources.queue(queue_name)
         try:
             counts, paused, connected, heartbeats = await asyncio.gather(
                 self._queue_counts(queue_name),

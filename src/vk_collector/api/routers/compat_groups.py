@@ -20,7 +20,9 @@ from pydantic import Field
 from vk_collector.api.deps import MAX_ID, ApiKey, DbDep, RequestId, TaskIdPath, require_json
 from vk_collector.api.envelope import ApiModel, Envelope, envelope
 from vk_collector.clock import utc_now_iso
-from vk_collector.errors import ErrorCode, ValidationError
+from vk_collector.errors import (
+    NotFoundError,
+)
 from vk_collector.storage import TaskType
 
 __all__ = ["router", "stats_router"]
@@ -168,9 +170,8 @@ async def stats_for_task(
     async with db.unit_of_work(read_only=True) as uow:
         task = await uow.tasks.get(task_id)
         if task is None or task.type is not TaskType.PROCESS_GROUPS:
-            raise ValidationError(
+            raise NotFoundError(
                 f"no upload task {task_id}; see GET /api/tasks for the ids",
-                ErrorCode.NOT_FOUND,
                 details={"taskId": task_id},
             )
         stats = await uow.groups.stats(upload_task_id=task_id)

@@ -36,7 +36,9 @@ from vk_collector.api.deps import (
     require_json,
 )
 from vk_collector.api.envelope import ApiModel, Envelope, envelope
-from vk_collector.errors import ErrorCode, ValidationError
+from vk_collector.errors import (
+    ConflictError,
+)
 from vk_collector.pipelines import CollectRequest
 from vk_collector.queue.config import QueueName
 from vk_collector.queue.jobs import VkCollectJobData, VkCollectMetadata, VkCollectOptions
@@ -151,16 +153,14 @@ async def _start(task_id: int, tasks: TasksDep, queue: QueueDep) -> StartedOut:
     task = await tasks.get(task_id)
     groups = task.parameters.get("groups") or []
     if task.type is not TaskType.FETCH_COMMENTS or not groups:
-        raise ValidationError(
+        raise ConflictError(
             f"task {task_id} names no communities, so there is nothing to collect; "
             "start a collection with POST /api/tasks/collect",
-            ErrorCode.CONFLICT,
             details={"taskId": task_id},
         )
     if task.status is TaskStatus.COMPLETED:
-        raise ValidationError(
+        raise ConflictError(
             f"task {task_id} is already completed; start a new collection instead",
-            ErrorCode.CONFLICT,
             details={"taskId": task_id},
         )
     vk_job_id = job_id(QueueName.VK_COLLECT, task_id)

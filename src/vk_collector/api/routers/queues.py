@@ -156,14 +156,16 @@ async def list_jobs(
     if status is not None and status not in JOB_STATES:
         raise ApiError(
             400,
-            "INVALID_INPUT",
+            ErrorCode.INVALID_INPUT,
             f"status: unknown job state {status!r}; use one of {', '.join(JOB_STATES)}",
             {"fields": [{"field": "status", "in": "query", "message": "unknown job state"}]},
         )
     if end == -1 or end - start >= _MAX_JOBS:
         end = start + _MAX_JOBS - 1
     if end < start:
-        raise ApiError(400, "INVALID_INPUT", f"end ({end}) must be >= start ({start}) or -1")
+        raise ApiError(
+            400, ErrorCode.INVALID_INPUT, f"end ({end}) must be >= start ({start}) or -1"
+        )
     states = [status] if status else list(JOB_STATES)
     found = await asyncio.gather(*(_jobs_in(queue, s, queue_name, start, end) for s in states))
     out = [JobOut.model_validate(job) for jobs in found for job in jobs]
