@@ -104,10 +104,6 @@ class VkCollectorError(Exception):
         if cause is not None:
             self.__cause__ = cause
 
-    @property
-    def is_transient(self) -> bool:
-        return self.severity is not ErrorSeverity.PERMANENT
-
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"code": str(self.code), "message": self.message}
         if self.details:

@@ -33,7 +33,7 @@ from vk_collector.queue.keys import job_id
 from vk_collector.queue.service import QueueService
 from vk_collector.storage import Database, GroupRecord, TaskRecord, TaskType
 from vk_collector.tasks import TaskService
-from vk_collector.vk.groups_file import GroupsFile, parse_groups_file, parse_identifier_list
+from vk_collector.vk.groups_file import GroupsFile, parse_groups_file
 
 __all__ = ["CollectRequest", "Pipelines", "UploadResult", "queue_for"]
 
@@ -118,10 +118,6 @@ class Pipelines:
             )
         )
         return await self._queue_identifiers(parsed, "file", file_name)
-
-    async def add_groups(self, identifiers: Sequence[str]) -> UploadResult:
-        """Queue identifiers given by hand (``--groups`` or a JSON list)."""
-        return await self._queue_identifiers(parse_identifier_list(identifiers), "manual", None)
 
     async def _queue_identifiers(
         self, parsed: GroupsFile, source: str, file_name: str | None

@@ -216,9 +216,12 @@ async def test_comment_upsert_chunks_and_refreshes(any_database: Database) -> No
         await uow.commit()
     async with any_database.unit_of_work() as uow:
         assert await uow.comments.count_for_task(task) == 1203
-        chunks = [chunk async for chunk in uow.comments.iter_for_task(task, chunk_size=500)]
-    assert [len(chunk) for chunk in chunks] == [500, 500, 203]
-    flat = [c for chunk in chunks for c in chunk]
+        pages = [
+            await uow.comments.list_for_task(task, limit=500, offset=offset)
+            for offset in (0, 500, 1000)
+        ]
+    assert [len(page.items) for page in pages] == [500, 500, 203]
+    flat = [c for page in pages for c in page.items]
     assert [(c.post_id, c.comment_id) for c in flat] == sorted(
         (c.post_id, c.comment_id) for c in flat
     )

@@ -17,9 +17,7 @@ from vk_collector.errors import ErrorSeverity, VkApiError
 from vk_collector.settings import VkSettings
 from vk_collector.vk.client import VkClient
 from vk_collector.vk.collect import (
-    fetch_post_comments,
     fetch_recent_posts,
-    iter_post_comments,
     iter_posts_comments,
 )
 from vk_collector.vk.errors import (
@@ -33,6 +31,7 @@ from vk_collector.vk.models import Comment
 from vk_emulator import Dataset, EmulatorServer, FaultConfig, VkQuirks
 
 from fixtures_emulator import COMMUNITY_TOKEN, SERVICE_TOKEN, USER_TOKEN, EmulatorFactory
+from support.vk_comments import post_comment_batches, post_comments
 
 MakeClient = Callable[..., VkClient]
 
@@ -125,18 +124,6 @@ async def test_groups_get_by_id_all_unknown(
     assert lookup.missing == ["nobody_here", 99999]
 
 
-async def test_resolve_screen_name(emulator: EmulatorServer, make_client: MakeClient) -> None:
-    client = make_client(emulator)
-    resolved = await client.resolve_screen_name("vkc_group_3")
-    assert resolved is not None
-    assert resolved.object_id == 3
-    assert resolved.type == emulator.dataset.group(3).type
-    user = await client.resolve_screen_name("id12")
-    assert user is not None
-    assert user.type == "user"
-    assert await client.resolve_screen_name("no_such_name_at_all") is None
-
-
 async def test_wall_get_pages_in_wall_order(
     emulator: EmulatorServer, make_client: MakeClient
 ) -> None:
@@ -162,42 +149,6 @@ async def test_fetch_recent_posts_counts_pinned_only_by_date(
     assert any(p.is_pinned for p in got) == any(p.is_pinned for p in newest)
 
 
-async def test_wall_get_comments_parameters(
-    emulator: EmulatorServer, make_client: MakeClient
-) -> None:
-    client = make_client(emulator)
-    owner_id, post_id = biggest_post(emulator.dataset)
-    tree = emulator.dataset.comment_tree(owner_id, post_id)
-    page = await client.wall_get_comments(owner_id, post_id, offset=5, count=7)
-    assert [c.id for c in page.items] == [c.id for c in tree.top[5:12]]
-    assert page.level_count == len(tree.top)
-    assert page.count == len(emulator.dataset.comments(owner_id, post_id))
-    assert all(c.likes is not None for c in page.items)
-    assert all(c.thread is not None for c in page.items)
-
-    bare = await client.wall_get_comments(
-        owner_id, post_id, count=100, need_likes=False, preview_length=10, sort="desc"
-    )
-    assert [c.id for c in bare.items] == [c.id for c in reversed(tree.top)][:100]
-    assert all(c.likes is None and len(c.text) <= 10 for c in bare.items)
-
-    root = next(c for c in tree.top if tree.replies.get(c.id))
-    thread = await client.wall_get_comments(owner_id, post_id, comment_id=root.id)
-    assert [c.id for c in thread.items] == [c.id for c in tree.replies[root.id]]
-    assert all(c.parents_stack == [root.id] for c in thread.items)
-
-    start = tree.top[20].id
-    started = await client.wall_get_comments(owner_id, post_id, start_comment_id=start, count=3)
-    assert [c.id for c in started.items] == [c.id for c in tree.top[20:23]]
-
-    embedded = await client.wall_get_comments(
-        owner_id, post_id, thread_items_count=2, extended=True, fields=["photo_50"]
-    )
-    holder = next(c for c in embedded.items if c.id == root.id)
-    assert holder.thread is not None
-    assert len(holder.thread.items) == min(2, len(tree.replies[root.id]))
-
-
 async def test_execute_returns_values_and_per_call_errors(
     emulator: EmulatorServer, make_client: MakeClient
 ) -> None:
@@ -214,13 +165,13 @@ async def test_execute_returns_values_and_per_call_errors(
     assert emulator.stats()["methods"]["execute"] == 2
     for index in range(0, 32, 4):
         groups, comments, wall, resolved = results[index : index + 4]
-        assert [g["id"] for g in groups.unwrap()["groups"]] == [1, 2]
+        assert [g["id"] for g in groups.value["groups"]] == [1, 2]
         assert isinstance(comments.error, VkObjectError)
         assert comments.error.error_code == 212
         assert comments.error.method == "wall.getComments"
         assert isinstance(wall.error, VkObjectError)
         assert wall.error.error_code == 15
-        assert resolved.unwrap()["object_id"] == 7
+        assert resolved.value["object_id"] == 7
 
 
 async def test_execute_compile_error_is_a_batch_error(
@@ -242,7 +193,7 @@ async def test_fetch_post_comments_returns_every_comment(
 ) -> None:
     owner_id, post_id = biggest_post(emulator.dataset)
     client = make_client(emulator, use_execute=use_execute)
-    comments = await fetch_post_comments(client, owner_id, post_id)
+    comments = await post_comments(client, owner_id, post_id)
     assert len(comments) == len({c.id for c in comments})
     assert as_expected(comments) == expected_comments(emulator.dataset, owner_id, post_id)
     assert any(c.deleted for c in comments)
@@ -256,10 +207,10 @@ async def test_comments_without_replies_and_in_batches(
 ) -> None:
     owner_id, post_id = biggest_post(emulator.dataset)
     client = make_client(emulator)
-    top = await fetch_post_comments(client, owner_id, post_id, include_replies=False)
+    top = await post_comments(client, owner_id, post_id, include_replies=False)
     tree = emulator.dataset.comment_tree(owner_id, post_id)
     assert [c.id for c in top] == [c.id for c in tree.top]
-    batches = [b async for b in iter_post_comments(client, owner_id, post_id)]
+    batches = await post_comment_batches(client, owner_id, post_id)
     assert len(batches) >= 2  # the first page, then the rest
     assert sum(len(b) for b in batches) == len(emulator.dataset.comments(owner_id, post_id))
 
@@ -297,10 +248,10 @@ async def test_disabled_and_missing_posts_are_object_errors(
     client = make_client(emulator)
     disabled = next(p for p in emulator.dataset.posts(1) if p.comments_disabled)
     with pytest.raises(VkObjectError) as caught:
-        await fetch_post_comments(client, -1, disabled.id)
+        await post_comments(client, -1, disabled.id)
     assert caught.value.error_code == 212
     with pytest.raises(VkObjectError) as missing:
-        await fetch_post_comments(client, -1, 10**9)
+        await post_comments(client, -1, 10**9)
     assert missing.value.error_code == 15
 
 
@@ -320,7 +271,7 @@ async def test_execute_refused_with_28_falls_back_to_single_calls(
     server = emulator_factory(quirks=VkQuirks(execute_service_token_error=True))
     owner_id, post_id = biggest_post(server.dataset)
     client = make_client(server, SERVICE_TOKEN)
-    comments = await fetch_post_comments(client, owner_id, post_id)
+    comments = await post_comments(client, owner_id, post_id)
     assert as_expected(comments) == expected_comments(server.dataset, owner_id, post_id)
     assert not client.execute_available()
     methods = server.stats()["methods"]
@@ -369,7 +320,7 @@ async def test_quota_rotates_tokens_then_stops(
     assert "wall.get" in str(caught.value)
     stats = server.stats()
     assert stats["errors"]["29"] == 2  # one per token; later calls skip cooling tokens
-    assert await client.resolve_screen_name("vkc_group_1") is not None
+    assert (await client.groups_get_by_id([1])).groups  # other methods keep their quota
 
 
 @pytest.mark.parametrize(
@@ -451,7 +402,7 @@ async def test_execute_runtime_errors_shrink_the_batch(
 ) -> None:
     server = emulator_factory(quirks=VkQuirks(execute_max_calls=2))
     owner_id, post_id = biggest_post(server.dataset)
-    comments = await fetch_post_comments(make_client(server), owner_id, post_id)
+    comments = await post_comments(make_client(server), owner_id, post_id)
     assert as_expected(comments) == expected_comments(server.dataset, owner_id, post_id)
     stats = server.stats()
     assert stats["errors"]["13"] >= 1
@@ -471,7 +422,7 @@ async def test_short_threads_come_embedded_and_cost_no_request(
         and p.top_level_count <= 100
     )
 
-    comments = await fetch_post_comments(make_client(emulator), owner_id, post_id)
+    comments = await post_comments(make_client(emulator), owner_id, post_id)
 
     assert as_expected(comments) == expected_comments(dataset, owner_id, post_id)
     assert any(c.parent_id for c in comments)  # replies are there

@@ -21,11 +21,12 @@ from pydantic import SecretStr
 
 from vk_collector.settings import VkSettings
 from vk_collector.vk.client import VkClient
-from vk_collector.vk.collect import fetch_post_comments, fetch_recent_posts
+from vk_collector.vk.collect import fetch_recent_posts
 from vk_collector.vk.errors import retry_waits_enabled
 from vk_emulator import Dataset, EmulatorConfig, EmulatorServer, FaultConfig
 
 from fixtures_emulator import USER_TOKEN
+from support.vk_comments import post_comments
 
 PROPERTY_SETTINGS = settings(
     max_examples=10,
@@ -92,8 +93,8 @@ async def test_execute_and_single_calls_collect_the_same_comments(
         client_for(clean_server, redis, use_execute=True) as batched,
         client_for(clean_server, redis, use_execute=False) as single,
     ):
-        via_execute = await fetch_post_comments(batched, *key, include_replies)
-        via_single = await fetch_post_comments(single, *key, include_replies)
+        via_execute = await post_comments(batched, *key, include_replies)
+        via_single = await post_comments(single, *key, include_replies)
     await redis.aclose()
     assert [c.model_dump() for c in via_execute] == [c.model_dump() for c in via_single]
     got = {
@@ -117,7 +118,7 @@ async def test_transient_faults_do_not_change_the_data(
     )
     redis = aioredis.Redis.from_url(redis_url)
     async with client_for(faulty_server, redis, use_execute=use_execute, max_retries=12) as client:
-        comments = await fetch_post_comments(client, *key)
+        comments = await post_comments(client, *key)
         posts = await fetch_recent_posts(client, key[0], limit)
         lookup = await client.groups_get_by_id(wanted)
     await redis.aclose()
@@ -141,7 +142,7 @@ async def test_faults_are_really_injected_and_survived(
     before = sum(faulty_server.stats()["faults"].values())
     redis = aioredis.Redis.from_url(redis_url)
     async with client_for(faulty_server, redis, use_execute=False, max_retries=12) as client:
-        fetched = {key: await fetch_post_comments(client, *key) for key in keys}
+        fetched = {key: await post_comments(client, *key) for key in keys}
     await redis.aclose()
     assert sum(faulty_server.stats()["faults"].values()) > before
     for key, comments in fetched.items():

@@ -196,7 +196,7 @@ async def test_object_errors_are_not_retried(make_client: Callable[..., VkClient
     async with make_client(sequence(err(15, "Access denied: wall is disabled"))) as client:
         with pytest.raises(VkObjectError) as caught:
             await client.wall_get(-1)
-        assert caught.value.object_level
+        assert caught.value.severity is ErrorSeverity.PERMANENT
         assert len(fake_of(client).requests) == 1
 
 
@@ -351,18 +351,6 @@ async def test_groups_get_by_id_batches_of_500_and_splits_rejected_batches(
     assert sizes[:2] == [500, 500]
     assert max(sizes) == 500
     assert len(sizes) < 30  # halving isolates one bad id in log2 steps
-
-
-async def test_resolve_screen_name(make_client: Callable[..., VkClient]) -> None:
-    async with make_client(
-        sequence(ok([]), ok({"object_id": 7, "type": "group"}), err(104))
-    ) as client:
-        assert await client.resolve_screen_name("nobody") is None
-        resolved = await client.resolve_screen_name("apiclub")
-        assert resolved is not None
-        assert resolved.object_id == 7
-        assert resolved.is_community
-        assert await client.resolve_screen_name("gone") is None
 
 
 async def test_execute_retries_transient_inner_failures(

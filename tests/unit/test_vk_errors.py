@@ -41,7 +41,6 @@ def test_object_level_codes(code: int) -> None:
     assert isinstance(exc, VkObjectError)
     assert exc.severity is ErrorSeverity.PERMANENT
     assert is_object_level(exc)
-    assert exc.object_level
 
 
 @pytest.mark.parametrize("code", [12, 13])

@@ -42,15 +42,12 @@ from vk_collector.vk.execute import (
     CallResult,
     bounded_gather,
     build_code,
-    comments_call,
     encode_params,
     split_results,
 )
 from vk_collector.vk.models import (
-    CommentsPage,
     Group,
     GroupsLookup,
-    ResolvedName,
     WallPage,
     match_group,
 )
@@ -348,22 +345,6 @@ class VkClient:
             else:
                 found[ident] = group
 
-    async def resolve_screen_name(
-        self, name: str, *, token: str | None = None
-    ) -> ResolvedName | None:
-        """What ``name`` points at; None when VK answers ``[]`` or 104 (not found)."""
-        try:
-            response = await self.call(
-                "utils.resolveScreenName", {"screen_name": name}, token=token
-            )
-        except VkObjectError as exc:
-            if exc.error_code == 104:
-                return None
-            raise
-        if not isinstance(response, dict) or not response:
-            return None
-        return ResolvedName.model_validate(response)
-
     async def wall_get(
         self,
         owner_id: int | None,
@@ -387,37 +368,3 @@ class VkClient:
             "fields": list(fields) if fields else None,
         }
         return WallPage.model_validate(await self.call("wall.get", params, token=token))
-
-    async def wall_get_comments(
-        self,
-        owner_id: int,
-        post_id: int,
-        *,
-        offset: int = 0,
-        count: int = 100,
-        sort: str | None = "asc",
-        need_likes: bool = True,
-        preview_length: int = 0,
-        comment_id: int | None = None,
-        start_comment_id: int | None = None,
-        thread_items_count: int = 0,
-        extended: bool = False,
-        fields: Sequence[str] | None = None,
-        token: str | None = None,
-    ) -> CommentsPage:
-        call = comments_call(
-            owner_id,
-            post_id,
-            offset=offset,
-            count=count,
-            sort=sort,
-            need_likes=need_likes,
-            preview_length=preview_length,
-            comment_id=comment_id,
-            start_comment_id=start_comment_id,
-            thread_items_count=thread_items_count,
-            extended=extended,
-            fields=fields,
-        )
-        response = await self.call(call.method, call.params, token=token)
-        return CommentsPage.model_validate(response)

@@ -58,7 +58,6 @@ class VkObjectError(VkApiError):
     """Permanent for one object (private wall, deleted post, disabled comments, unknown group)."""
 
     default_severity = ErrorSeverity.PERMANENT
-    object_level = True
 
 
 class VkBatchError(VkApiError):

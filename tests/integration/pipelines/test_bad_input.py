@@ -100,16 +100,6 @@ async def test_exactly_ten_megabytes_is_accepted(runtime: Runtime) -> None:
     assert counts["queues"]["process-groups"]["waiting"] == 1
 
 
-async def test_bad_manual_identifiers_are_refused(runtime: Runtime) -> None:
-    with pytest.raises(ValidationError) as err:
-        await runtime.pipelines.add_groups(["", "  ", "# only a comment"])
-    assert "no identifiers" in err.value.message
-    with pytest.raises(ValidationError) as err:
-        await runtime.pipelines.add_groups(["id42", "not a community!"])
-    assert "no valid community identifier" in err.value.message
-    await assert_nothing_changed(runtime)
-
-
 async def test_an_unknown_task_id_is_not_found(runtime: Runtime) -> None:
     with pytest.raises(ValidationError) as err:
         await runtime.tasks.get(999)
