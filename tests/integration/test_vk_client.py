@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -24,7 +24,6 @@ from vk_collector.vk.errors import (
     VkBatchError,
     VkObjectError,
     VkQuotaError,
-    retry_waits_enabled,
 )
 from vk_collector.vk.execute import ApiCall
 from vk_collector.vk.models import Comment
@@ -36,10 +35,7 @@ from support.vk_comments import post_comment_batches, post_comments
 MakeClient = Callable[..., VkClient]
 
 
-@pytest.fixture(autouse=True)
-def _instant_retries() -> Iterator[None]:
-    with retry_waits_enabled(False):
-        yield
+pytestmark = pytest.mark.instant_retries  # backoff waits are zero (tests/conftest.py)
 
 
 @pytest.fixture

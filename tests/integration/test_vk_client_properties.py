@@ -22,7 +22,6 @@ from pydantic import SecretStr
 from vk_collector.settings import VkSettings
 from vk_collector.vk.client import VkClient
 from vk_collector.vk.collect import fetch_recent_posts
-from vk_collector.vk.errors import retry_waits_enabled
 from vk_emulator import Dataset, EmulatorConfig, EmulatorServer, FaultConfig
 
 from fixtures_emulator import USER_TOKEN
@@ -35,10 +34,7 @@ PROPERTY_SETTINGS = settings(
 )
 
 
-@pytest.fixture(autouse=True)
-def _instant_retries() -> Iterator[None]:
-    with retry_waits_enabled(False):
-        yield
+pytestmark = pytest.mark.instant_retries  # backoff waits are zero (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import io
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -28,7 +28,6 @@ from vk_collector.vk.client import VkClient
 from vk_collector.vk.errors import (
     VkObjectError,
     VkQuotaError,
-    retry_waits_enabled,
 )
 from vk_collector.vk.execute import ApiCall
 
@@ -38,10 +37,7 @@ TOKEN_2 = "unit-client-token-second-99887766"
 Handler = Callable[[str, dict[str, str]], Any]
 
 
-@pytest.fixture(autouse=True)
-def _instant_retries() -> Iterator[None]:
-    with retry_waits_enabled(False):
-        yield
+pytestmark = pytest.mark.instant_retries  # backoff waits are zero (tests/conftest.py)
 
 
 class FakeVk:

@@ -5,7 +5,7 @@ Every request is a POST with a form body carrying ``access_token`` and ``v``; th
 holds a secret.  A request goes: pick a token (round-robin, skipping tokens cooling down
 after error 29) -> wait for the token's rate limiter -> POST -> classify.  Transient
 failures are retried on the same token up to ``max_retries`` times with exponential backoff
-and jitter (:func:`vk_collector.vk.errors.retry_waits_enabled` makes the waits instant);
+and jitter (:func:`vk_collector.retries.set_instant_retries` makes the waits instant);
 error 6 also slows the token down for everyone; error 29 cools the token down for that
 method and moves to the next token; 27 teaches the pool that the token is a community one.
 """

@@ -26,9 +26,9 @@ from sqlalchemy import text
 
 from vk_collector.bootstrap import Runtime
 from vk_collector.pipelines import CollectRequest
+from vk_collector.retries import instant_retries
 from vk_collector.settings import DatabaseSettings, Settings
 from vk_collector.storage import GroupData, TaskRecord, TaskStatus
-from vk_collector.vk.errors import retry_waits_enabled
 from vk_emulator import EmulatorServer, FaultConfig
 
 from fixtures_emulator import EmulatorFactory
@@ -144,7 +144,7 @@ async def test_twenty_percent_transient_faults_change_nothing_that_is_stored(
     )
     # the same dataset (same seed and anchor hour) as the fault-free session emulator
     faulty = emulator_factory(faults=faults, anchor_time=emulator.dataset.anchor_time)
-    with retry_waits_enabled(False):
+    with instant_retries():
         reference = await reference_run(settings, redis_url, emulator)
         fault_settings = pipeline_settings(settings, faulty, rps_user=FAST_RPS)
         async with running(fault_settings, redis_url, with_workers=True) as runtime:

@@ -2,12 +2,12 @@
 
 ``FlakyQueue`` wraps a real bullmq queue and fails its first adds with a connection
 error, the way a Redis failover looks to a client.  Retry waits are switched off
-through the handler's ``RETRY_WAITS`` switch, not by patching sleeps.
+through the ``instant_retries`` marker (vk_collector.retries), not by patching sleeps.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -17,7 +17,7 @@ from bullmq import Job, Queue
 from vk_collector.errors import ErrorCode, QueueError, ValidationError
 from vk_collector.queue.config import QueueName, queue_configs
 from vk_collector.queue.init_handler import QueueInitHandler, QueueResources
-from vk_collector.queue.job_handler import RETRY_WAITS, QueueJobHandler
+from vk_collector.queue.job_handler import QueueJobHandler
 from vk_collector.settings import Settings
 
 PG = QueueName.PROCESS_GROUPS.value
@@ -39,11 +39,7 @@ class FlakyQueue:
         return getattr(self._queue, item)
 
 
-@pytest.fixture(autouse=True)
-def instant_retries() -> Iterator[None]:
-    RETRY_WAITS.enabled = False
-    yield
-    RETRY_WAITS.enabled = True
+pytestmark = pytest.mark.instant_retries  # enqueue retry waits are zero
 
 
 @pytest.fixture
