@@ -29,8 +29,8 @@ from vk_collector.settings import (
     VkSettings,
 )
 
-# Fixtures of other parts live in their own plugin modules under tests/.
-pytest_plugins = ["fixtures_emulator", "fixtures_database", "fixtures_node"]
+# Fixtures of other parts live in their own plugin modules under tests/support/.
+pytest_plugins = ["support.emulator", "support.database", "support.node"]
 
 
 @pytest.fixture(scope="session", autouse=True)

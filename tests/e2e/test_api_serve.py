@@ -14,7 +14,7 @@ import pytest
 from vk_collector.embedded import free_port
 from vk_emulator import EmulatorServer
 
-from polling import eventually
+from support.polling import eventually
 
 _SCRIPT = (
     "import typer; from vk_collector.cli.serve import serve; "

@@ -8,7 +8,7 @@ import pytest
 
 from vk_emulator import EmulatorServer, Post
 
-from fixtures_emulator import COMMUNITY_TOKEN, SERVICE_TOKEN, vk_call
+from support.emulator import COMMUNITY_TOKEN, SERVICE_TOKEN, vk_call
 
 
 def response(envelope: dict[str, Any]) -> Any:

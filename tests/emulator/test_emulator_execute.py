@@ -8,7 +8,7 @@ import pytest
 
 from vk_emulator import EmulatorServer, VkQuirks, mask_token
 
-from fixtures_emulator import COMMUNITY_TOKEN, SERVICE_TOKEN, USER_TOKEN, EmulatorFactory, vk_call
+from support.emulator import COMMUNITY_TOKEN, SERVICE_TOKEN, USER_TOKEN, EmulatorFactory, vk_call
 
 
 def execute(server: EmulatorServer, code: str, token: str = USER_TOKEN, **params: Any) -> Any:

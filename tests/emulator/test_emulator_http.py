@@ -19,7 +19,7 @@ from vk_emulator import (
     mask_token,
 )
 
-from fixtures_emulator import USER_TOKEN, EmulatorFactory, vk_call
+from support.emulator import USER_TOKEN, EmulatorFactory, vk_call
 
 
 def params_of(envelope: dict[str, Any]) -> dict[str, str]:

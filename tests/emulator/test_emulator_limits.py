@@ -12,7 +12,7 @@ import pytest
 from vk_emulator import FaultConfig, mask_token
 from vk_emulator.limits import FaultInjector
 
-from fixtures_emulator import COMMUNITY_TOKEN, SERVICE_TOKEN, USER_TOKEN, EmulatorFactory, vk_call
+from support.emulator import COMMUNITY_TOKEN, SERVICE_TOKEN, USER_TOKEN, EmulatorFactory, vk_call
 
 PARAMS = {"v": "5.199", "access_token": USER_TOKEN, "group_ids": "1"}
 

@@ -8,7 +8,7 @@ import pytest
 
 from vk_emulator import EmulatorServer, VkQuirks
 
-from fixtures_emulator import COMMUNITY_TOKEN, SERVICE_TOKEN, EmulatorFactory, vk_call
+from support.emulator import COMMUNITY_TOKEN, SERVICE_TOKEN, EmulatorFactory, vk_call
 
 
 def response(envelope: dict[str, Any]) -> Any:

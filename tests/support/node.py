@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-NODE_DIR = Path(__file__).parent / "node"
+NODE_DIR = Path(__file__).parents[1] / "node"
 SCRIPT = NODE_DIR / "interop.mjs"
 
 

@@ -11,7 +11,7 @@ from vk_collector.storage import TaskRecord, TaskStatus
 from vk_emulator import EmulatorServer
 from vk_emulator.dataset import Dataset
 
-from polling import eventually
+from support.polling import eventually
 
 
 def pipeline_settings(settings: Settings, emulator: EmulatorServer, **vk: Any) -> Settings:

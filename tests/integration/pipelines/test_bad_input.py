@@ -18,7 +18,7 @@ from vk_collector.settings import Settings
 from vk_collector.storage import GroupData
 from vk_emulator import EmulatorServer
 
-from pipeline_support import pipeline_settings
+from support.pipelines import pipeline_settings
 
 MAX_BYTES = 10 * 1024 * 1024
 

@@ -14,7 +14,7 @@ from vk_collector.settings import Settings
 from vk_collector.storage import TaskStatus
 from vk_emulator import EmulatorServer
 
-from pipeline_support import expected_comments, pipeline_settings, wait_finished
+from support.pipelines import expected_comments, pipeline_settings, wait_finished
 
 GROUPS_FILE = "\n".join(
     [

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from fixtures_node import NodeInterop
 from vk_collector.bootstrap import Runtime
 from vk_collector.queue.jobs import (
     ProcessGroupsJobData,
@@ -25,7 +24,8 @@ from vk_collector.settings import Settings
 from vk_collector.storage import GroupData, TaskStatus, TaskType
 from vk_emulator import EmulatorServer
 
-from pipeline_support import expected_comments, pipeline_settings, wait_finished
+from support.node import NodeInterop
+from support.pipelines import expected_comments, pipeline_settings, wait_finished
 
 STAGES = {"starting", "fetching_posts", "fetching_comments", "saving_data", "completing"}
 RESULT_KEYS = {

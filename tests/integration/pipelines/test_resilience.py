@@ -31,9 +31,9 @@ from vk_collector.settings import DatabaseSettings, Settings
 from vk_collector.storage import GroupData, TaskRecord, TaskStatus
 from vk_emulator import EmulatorServer, FaultConfig
 
-from fixtures_emulator import EmulatorFactory
-from pipeline_support import expected_comments, pipeline_settings, wait_finished
-from polling import eventually
+from support.emulator import EmulatorFactory
+from support.pipelines import expected_comments, pipeline_settings, wait_finished
+from support.polling import eventually
 
 OPEN_GROUPS = [1, 2, 3, 4, 5, 11, 12, 13, 14, 15]
 FAILING_GROUPS = [6, 10]  # a closed wall and a disabled one: recorded as community errors

@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 from vk_collector.vk.ratelimit import RateLimiter
 from vk_collector.vk.tokens import token_key
 
-from fixtures_emulator import USER_TOKEN, EmulatorFactory
+from support.emulator import USER_TOKEN, EmulatorFactory
 
 
 @pytest.fixture

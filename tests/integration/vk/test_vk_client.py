@@ -29,7 +29,7 @@ from vk_collector.vk.execute import ApiCall
 from vk_collector.vk.models import Comment
 from vk_emulator import Dataset, EmulatorServer, FaultConfig, VkQuirks
 
-from fixtures_emulator import COMMUNITY_TOKEN, SERVICE_TOKEN, USER_TOKEN, EmulatorFactory
+from support.emulator import COMMUNITY_TOKEN, SERVICE_TOKEN, USER_TOKEN, EmulatorFactory
 from support.vk_comments import post_comment_batches, post_comments
 
 MakeClient = Callable[..., VkClient]

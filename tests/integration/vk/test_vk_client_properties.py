@@ -24,7 +24,7 @@ from vk_collector.vk.client import VkClient
 from vk_collector.vk.collect import fetch_recent_posts
 from vk_emulator import Dataset, EmulatorConfig, EmulatorServer, FaultConfig
 
-from fixtures_emulator import USER_TOKEN
+from support.emulator import USER_TOKEN
 from support.vk_comments import post_comments
 
 PROPERTY_SETTINGS = settings(
