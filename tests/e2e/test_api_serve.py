@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -35,14 +37,29 @@ def _env(redis_url: str, tmp_path: Path, queue_prefix: str, **extra: str) -> dic
     return env
 
 
-def _serve(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+@contextlib.contextmanager
+def _serve(env: dict[str, str], *args: str) -> Iterator[subprocess.Popen[str]]:
+    """``serve`` in a child process; killed on the way out unless it already ended."""
+    process = subprocess.Popen(
         [sys.executable, "-c", _SCRIPT, *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def _terminate(process: subprocess.Popen[str]) -> str:
+    """SIGTERM, wait for the exit (30 s at most) and return what it wrote to stderr."""
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=30)
+    return stderr
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "::"])
@@ -78,11 +95,10 @@ async def test_serves_without_workers_and_stops_on_sigterm(
     redis_url: str, tmp_path: Path, queue_prefix: str
 ) -> None:
     port = free_port()
-    process = _serve(
+    with _serve(
         _env(redis_url, tmp_path, queue_prefix, API_KEY="serve-test-key-123"),
         "--host", "0.0.0.0", "--port", str(port), "--no-workers",
-    )  # fmt: skip
-    try:
+    ) as process:  # fmt: skip
         await _wait_healthy(f"http://127.0.0.1:{port}", process)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             anonymous = (await client.get("/api/health/detailed")).json()["data"]
@@ -93,12 +109,7 @@ async def test_serves_without_workers_and_stops_on_sigterm(
             assert keyed.json()["data"]["details"]["workers"] == []
             denied = await client.get("/api/queues")
             assert denied.status_code == 401
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+        stderr = _terminate(process)
     assert process.returncode == 0, stderr
     assert "serve-test-key-123" not in stderr
 
@@ -110,18 +121,12 @@ async def test_serves_with_workers_by_default(
     env = _env(
         redis_url, tmp_path, queue_prefix, VK_API_URL=emulator.url, VK_TOKENS="demo-user-token"
     )
-    process = _serve(env, "--port", str(port))
-    try:
+    with _serve(env, "--port", str(port)) as process:
         await _wait_healthy(f"http://127.0.0.1:{port}", process)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             health = (await client.get("/api/health/detailed")).json()
             workers = health["data"]["details"]["workers"]
             assert len([w for w in workers if w["local"]]) == 2, workers
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+        stderr = _terminate(process)
     assert process.returncode == 0, stderr
     assert "demo-user-token" not in stderr

@@ -11,10 +11,8 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 import structlog
-from pydantic import SecretStr
 
 from vk_collector.errors import ErrorSeverity, VkApiError
-from vk_collector.settings import VkSettings
 from vk_collector.vk.client import VkClient
 from vk_collector.vk.collect import (
     fetch_recent_posts,
@@ -30,7 +28,7 @@ from vk_collector.vk.models import Comment
 from vk_emulator import Dataset, EmulatorServer, FaultConfig, VkQuirks
 
 from support.emulator import COMMUNITY_TOKEN, SERVICE_TOKEN, USER_TOKEN, EmulatorFactory
-from support.vk_comments import post_comment_batches, post_comments
+from support.vk import fast_vk_settings, post_comment_batches, post_comments
 
 MakeClient = Callable[..., VkClient]
 
@@ -44,12 +42,7 @@ async def make_client(redis_client: aioredis.Redis) -> AsyncIterator[MakeClient]
     made: list[VkClient] = []
 
     def make(server: EmulatorServer, *tokens: str, **overrides: Any) -> VkClient:
-        values: dict[str, Any] = {"rps_user": 10_000, "rps_community": 10_000, "max_retries": 3}
-        settings = VkSettings(
-            api_url=server.url,
-            tokens=[SecretStr(t) for t in tokens or (USER_TOKEN,)],
-            **(values | overrides),
-        )
+        settings = fast_vk_settings(server.url, tokens or (USER_TOKEN,), **overrides)
         client = VkClient(settings, redis=redis_client, key_prefix=prefix)
         made.append(client)
         return client

@@ -20,16 +20,16 @@ import redis.asyncio as aioredis
 import structlog
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import SecretStr
 
 from vk_collector.errors import ErrorCode, ErrorSeverity, VkApiError
-from vk_collector.settings import VkSettings
 from vk_collector.vk.client import VkClient
 from vk_collector.vk.errors import (
     VkObjectError,
     VkQuotaError,
 )
 from vk_collector.vk.execute import ApiCall
+
+from support.vk import fast_vk_settings
 
 TOKEN = "unit-client-token-a1b2c3d4e5f6"
 TOKEN_2 = "unit-client-token-second-99887766"
@@ -91,12 +91,7 @@ def make_client(redis_client: aioredis.Redis, vk_prefix: str) -> Callable[..., V
     prefix = vk_prefix
 
     def make(handler: Handler, *, tokens: tuple[str, ...] = (TOKEN,), **overrides: Any) -> VkClient:
-        values: dict[str, Any] = {"rps_user": 10_000, "rps_community": 10_000, "max_retries": 3}
-        settings = VkSettings(
-            api_url="http://vk.test/method/",
-            tokens=[SecretStr(t) for t in tokens],
-            **(values | overrides),
-        )
+        settings = fast_vk_settings("http://vk.test/method/", tokens, **overrides)
         return VkClient(
             settings,
             redis=redis_client,

@@ -25,7 +25,7 @@ from vk_collector.vk.collect import fetch_recent_posts
 from vk_emulator import Dataset, EmulatorConfig, EmulatorServer, FaultConfig
 
 from support.emulator import USER_TOKEN
-from support.vk_comments import post_comments
+from support.vk import post_comments
 
 PROPERTY_SETTINGS = settings(
     max_examples=10,

@@ -1,0 +1,23 @@
+"""The runtime the pipeline tests share: workers on, against the session's emulator."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from vk_collector.bootstrap import Runtime
+from vk_collector.settings import Settings
+from vk_emulator import EmulatorServer
+
+from support.pipelines import pipeline_settings
+
+
+@pytest.fixture
+async def runtime(
+    settings: Settings, redis_url: str, emulator: EmulatorServer
+) -> AsyncIterator[Runtime]:
+    rt = Runtime.create(pipeline_settings(settings, emulator), redis_url, with_workers=True)
+    await rt.start()
+    yield rt
+    await rt.close()
