@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -61,3 +63,14 @@ def write_groups_file(path: Path, lines: list[str]) -> Path:
 
 
 __all__ = ["TaskStatus", "expected_comments", "pipeline_settings", "wait_finished"]
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings, redis_url: str, **options: Any) -> AsyncIterator[Runtime]:
+    """A started :class:`Runtime` (``options`` as ``Runtime.create``'s), closed on the way out."""
+    runtime = Runtime.create(settings, redis_url, **options)
+    await runtime.start()
+    try:
+        yield runtime
+    finally:
+        await runtime.close()

@@ -10,14 +10,12 @@ from vk_collector.bootstrap import Runtime
 from vk_collector.settings import Settings
 from vk_emulator import EmulatorServer
 
-from support.pipelines import pipeline_settings
+from support.pipelines import pipeline_settings, running
 
 
 @pytest.fixture
 async def runtime(
     settings: Settings, redis_url: str, emulator: EmulatorServer
 ) -> AsyncIterator[Runtime]:
-    rt = Runtime.create(pipeline_settings(settings, emulator), redis_url, with_workers=True)
-    await rt.start()
-    yield rt
-    await rt.close()
+    async with running(pipeline_settings(settings, emulator), redis_url, with_workers=True) as rt:
+        yield rt

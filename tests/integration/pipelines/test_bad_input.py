@@ -18,7 +18,7 @@ from vk_collector.settings import Settings
 from vk_collector.storage import GroupData
 from vk_emulator import EmulatorServer
 
-from support.pipelines import pipeline_settings
+from support.pipelines import pipeline_settings, running
 
 MAX_BYTES = 10 * 1024 * 1024
 
@@ -27,10 +27,8 @@ MAX_BYTES = 10 * 1024 * 1024
 async def runtime(
     settings: Settings, redis_url: str, emulator: EmulatorServer
 ) -> AsyncIterator[Runtime]:
-    rt = Runtime.create(pipeline_settings(settings, emulator), redis_url, with_workers=False)
-    await rt.start()
-    yield rt
-    await rt.close()
+    async with running(pipeline_settings(settings, emulator), redis_url, with_workers=False) as rt:
+        yield rt
 
 
 async def assert_nothing_changed(runtime: Runtime) -> None:

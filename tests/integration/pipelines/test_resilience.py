@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import signal
@@ -32,7 +31,7 @@ from vk_collector.storage import GroupData, TaskRecord, TaskStatus
 from vk_emulator import EmulatorServer, FaultConfig
 
 from support.emulator import EmulatorFactory
-from support.pipelines import expected_comments, pipeline_settings, wait_finished
+from support.pipelines import expected_comments, pipeline_settings, running, wait_finished
 from support.polling import eventually
 
 OPEN_GROUPS = [1, 2, 3, 4, 5, 11, 12, 13, 14, 15]
@@ -55,16 +54,6 @@ class Stored:
     posts: list[Row]
     comments: list[Row]
     result: dict[str, Any]
-
-
-@contextlib.asynccontextmanager
-async def running(settings: Settings, redis_url: str, **options: Any) -> AsyncIterator[Runtime]:
-    runtime = Runtime.create(settings, redis_url, **options)
-    await runtime.start()
-    try:
-        yield runtime
-    finally:
-        await runtime.close()
 
 
 def variant(settings: Settings, name: str) -> Settings:
