@@ -18,6 +18,8 @@ from vk_collector.errors import ErrorCode, QueueError, ValidationError
 from vk_collector.queue.config import QueueName, queue_configs
 from vk_collector.queue.init_handler import QueueInitHandler, QueueResources
 from vk_collector.queue.job_handler import QueueJobHandler
+from vk_collector.queue.job_info import JobInfo
+from vk_collector.redaction import register_secret
 from vk_collector.settings import Settings
 
 PG = QueueName.PROCESS_GROUPS.value
@@ -185,3 +187,31 @@ async def test_bulk_add_validates_everything_before_adding_anything(
 
     assert [j.id for j in jobs] == ["process-groups-1", "process-groups-2"]
     assert await resources.queues[PG].getJobCounts("waiting") == {"waiting": 2}
+
+
+async def test_job_info_reads_a_job_once_and_redacts_what_people_see(
+    resources: QueueResources, settings: Settings
+) -> None:
+    secret = "job-info-secret-token-0123456789"
+    register_secret(secret)
+    data = {"taskId": 5, "metadata": {"note": f"uses {secret}"}}
+    queue = resources.queues["vk-collect"]
+    job = await queue.add("vk-collect", data, {"jobId": "vk-collect-5", "attempts": 4})
+    await job.updateProgress({"message": f"token {secret}", "percentage": 10})
+
+    found = await QueueJobHandler(resources, settings.queues).get_job("vk-collect-5")
+    assert found is not None
+    info = JobInfo.of(found, "waiting")
+
+    assert (info.id, info.queue, info.state, info.attempts_made, info.attempts) == (
+        "vk-collect-5",
+        "vk-collect",
+        "waiting",
+        0,
+        4,
+    )
+    assert info.timestamp is not None
+    assert info.processed_on is None
+    assert secret not in repr(info)
+    assert info.data["metadata"]["note"].startswith("uses ")
+    assert info.progress["percentage"] == 10

@@ -13,8 +13,9 @@ from vk_collector.api.envelope import ApiModel, Envelope, envelope
 from vk_collector.api.errors import ApiError
 from vk_collector.errors import ErrorCode, QueueError
 from vk_collector.queue.config import JOB_STATES, QueueName
+from vk_collector.queue.job_info import JobInfo
 from vk_collector.queue.service import QueueService
-from vk_collector.redaction import redact, redact_value
+from vk_collector.redaction import redact_value
 
 __all__ = ["router"]
 
@@ -68,26 +69,6 @@ class JobActionOut(ApiModel):
     action: str
 
 
-def _millis(value: Any) -> int | None:
-    return int(value) if value else None
-
-
-def _job_out(job: Job, state: str) -> dict[str, Any]:
-    return {
-        "id": str(job.id),
-        "name": str(job.name),
-        "queue": str(job.queue.name),
-        "state": state,
-        "attempts_made": int(job.attemptsMade or 0),
-        "attempts": int(job.opts.get("attempts") or 1),
-        "progress": redact_value(job.progress),
-        "timestamp": _millis(job.timestamp),
-        "processed_on": _millis(job.processedOn),
-        "finished_on": _millis(job.finishedOn),
-        "failed_reason": redact(job.failedReason) if job.failedReason else None,
-    }
-
-
 @router.get("/queues", response_model=Envelope[list[QueueOut]], summary="Queues at a glance")
 async def list_queues(queue: QueueDep, request_id: RequestId) -> Envelope[list[QueueOut]]:
     stats = await asyncio.gather(*(queue.get_queue_stats(name.value) for name in QueueName))
@@ -139,9 +120,13 @@ async def resume_workers(queue: QueueDep, request_id: RequestId) -> Envelope[Wor
 
 async def _jobs_in(
     queue: QueueService, state: str, queue_name: str | None, start: int, end: int
-) -> list[dict[str, Any]]:
+) -> list[JobOut]:
     jobs = await queue.get_jobs(state, queue_name, start, end)
-    return [_job_out(job, state) for job in jobs if job is not None]
+    return [
+        JobOut.model_validate(JobInfo.of(job, state), from_attributes=True)
+        for job in jobs
+        if job is not None
+    ]
 
 
 @router.get("/jobs", response_model=Envelope[list[JobOut]], summary="Jobs by state and queue")
@@ -168,7 +153,7 @@ async def list_jobs(
         )
     states = [status] if status else list(JOB_STATES)
     found = await asyncio.gather(*(_jobs_in(queue, s, queue_name, start, end) for s in states))
-    out = [JobOut.model_validate(job) for jobs in found for job in jobs]
+    out = [job for jobs in found for job in jobs]
     return envelope(out, request_id)
 
 
@@ -185,14 +170,7 @@ async def get_job(
 ) -> Envelope[JobDetailOut]:
     job = await _find(queue, job_id)
     state = await queue.get_job_state(job)
-    out = JobDetailOut.model_validate(
-        {
-            **_job_out(job, state),
-            "data": redact_value(job.data),
-            "return_value": redact_value(job.returnvalue),
-            "stacktrace": [redact(str(line)) for line in (job.stacktrace or [])][-10:],
-        }
-    )
+    out = JobDetailOut.model_validate(JobInfo.of(job, state), from_attributes=True)
     return envelope(out, request_id)
 
 
