@@ -13,7 +13,7 @@ from vk_collector.api.envelope import ApiModel, Envelope, envelope
 from vk_collector.api.errors import ApiError
 from vk_collector.errors import ErrorCode, QueueError
 from vk_collector.queue.config import JOB_STATES, QueueName
-from vk_collector.queue.job_info import JobInfo
+from vk_collector.queue.job_info import JobInfo, JobSummary
 from vk_collector.queue.service import QueueService
 from vk_collector.redaction import redact_value
 
@@ -42,26 +42,6 @@ class QueueActionOut(ApiModel):
 class WorkersActionOut(ApiModel):
     workers: int
     paused: bool
-
-
-class JobOut(ApiModel):
-    id: str
-    name: str
-    queue: str
-    state: str
-    attempts_made: int
-    attempts: int
-    progress: Any = None
-    timestamp: int | None = None
-    processed_on: int | None = None
-    finished_on: int | None = None
-    failed_reason: str | None = None
-
-
-class JobDetailOut(JobOut):
-    data: Any = None
-    return_value: Any = None
-    stacktrace: list[str] = []
 
 
 class JobActionOut(ApiModel):
@@ -120,16 +100,12 @@ async def resume_workers(queue: QueueDep, request_id: RequestId) -> Envelope[Wor
 
 async def _jobs_in(
     queue: QueueService, state: str, queue_name: str | None, start: int, end: int
-) -> list[JobOut]:
+) -> list[JobSummary]:
     jobs = await queue.get_jobs(state, queue_name, start, end)
-    return [
-        JobOut.model_validate(JobInfo.of(job, state), from_attributes=True)
-        for job in jobs
-        if job is not None
-    ]
+    return [JobSummary.of(job, state) for job in jobs if job is not None]
 
 
-@router.get("/jobs", response_model=Envelope[list[JobOut]], summary="Jobs by state and queue")
+@router.get("/jobs", response_model=Envelope[list[JobSummary]], summary="Jobs by state and queue")
 async def list_jobs(
     queue: QueueDep,
     request_id: RequestId,
@@ -137,7 +113,7 @@ async def list_jobs(
     queue_name: Annotated[str | None, Query(alias="queue", max_length=100)] = None,
     start: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     end: Annotated[int, Query(ge=-1, le=1_000_000, description="Inclusive; -1 = up to 1000")] = 49,
-) -> Envelope[list[JobOut]]:
+) -> Envelope[list[JobSummary]]:
     if status is not None and status not in JOB_STATES:
         raise ApiError(
             400,
@@ -164,13 +140,11 @@ async def _find(queue: QueueService, job_id: str) -> Job:
     return job
 
 
-@router.get("/jobs/{job_id}", response_model=Envelope[JobDetailOut], summary="One job")
-async def get_job(
-    job_id: JobIdPath, queue: QueueDep, request_id: RequestId
-) -> Envelope[JobDetailOut]:
+@router.get("/jobs/{job_id}", response_model=Envelope[JobInfo], summary="One job")
+async def get_job(job_id: JobIdPath, queue: QueueDep, request_id: RequestId) -> Envelope[JobInfo]:
     job = await _find(queue, job_id)
     state = await queue.get_job_state(job)
-    out = JobDetailOut.model_validate(JobInfo.of(job, state), from_attributes=True)
+    out = JobInfo.of(job, state)
     return envelope(out, request_id)
 
 
