@@ -166,8 +166,13 @@ async def test_a_killed_worker_goes_stale_then_away_and_its_queue_turns_unhealth
         second = WorkerProcess(settings, emulator, tmp_path / "worker-2.log")
         await second.ready()
         await eventually(healthy, within=15)
-        counts = (await service.get_job_counts_by_queue())["queues"][VK]
-        assert counts["delayed"] + counts["waiting"] == 0
+
+        # healthy as soon as a live worker is there; it takes the waiting job a moment later
+        async def taken() -> bool:
+            counts = (await service.get_job_counts_by_queue())["queues"][VK]
+            return counts["delayed"] + counts["waiting"] == 0
+
+        await eventually(taken, within=15)
 
         # SIGTERM: the worker removes its heartbeat, no stale entry, no live worker
         assert second.signal(signal.SIGTERM) == 0
