@@ -51,7 +51,7 @@ POSTS_PER_GROUP = 50
 
 
 def _serve_emulator(rps: float, conn: Connection) -> None:
-    from vk_collector.vk.emulator import EmulatorConfig, EmulatorServer
+    from vk_emulator import EmulatorConfig, EmulatorServer
 
     config = EmulatorConfig(seed=42, groups=GROUPS, rps=rps, user_tokens=(TOKEN,))
     with EmulatorServer(config) as server:

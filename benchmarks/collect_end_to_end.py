@@ -54,6 +54,7 @@ from vk_collector.bootstrap import Runtime
 from vk_collector.embedded import EmbeddedValkey
 from vk_collector.log import configure
 from vk_collector.pipelines import CollectRequest
+from vk_collector.queue.keys import vk_key_prefix
 from vk_collector.settings import (
     DatabaseSettings,
     QueuesSettings,
@@ -63,12 +64,12 @@ from vk_collector.settings import (
 )
 from vk_collector.storage import Database, PostData, TaskRecord, migrate
 from vk_collector.vk.client import VkClient
-from vk_collector.vk.emulator.config import EmulatorConfig
-from vk_collector.vk.emulator.dataset import Dataset
-from vk_collector.vk.emulator.server import EmulatorServer
 from vk_collector.vk.errors import VkObjectError
 from vk_collector.vk.models import CommentsPage, WallPage
 from vk_collector.workers.vk_collect import comment_data
+from vk_emulator.config import EmulatorConfig
+from vk_emulator.dataset import Dataset
+from vk_emulator.server import EmulatorServer
 
 RPS = 3.0
 LIMIT_COMMENTS = RPS * 25 * 100
@@ -196,7 +197,7 @@ async def run_original(
     deadline = started + seconds
     try:
         async with VkClient(
-            vk_settings, redis=redis, key_prefix=f"{settings.queues.prefix}:vkc:vk"
+            vk_settings, redis=redis, key_prefix=vk_key_prefix(settings.queues.prefix)
         ) as client:
             for group_id in groups:
                 if time.monotonic() >= deadline:

@@ -31,6 +31,7 @@ from vk_collector.cancellation import cancel_until_done
 from vk_collector.embedded import EmbeddedValkey
 from vk_collector.log import configure
 from vk_collector.queue.config import QueueName, queue_configs
+from vk_collector.queue.keys import job_id
 from vk_collector.queue.service import QueueService
 from vk_collector.settings import QueuesSettings, RedisSettings, Settings
 from vk_collector.workers.base import QueueWorker
@@ -117,7 +118,7 @@ async def raw_adds(url: str, n: int, bulk: bool, events: bool) -> float:
                     {
                         "name": QUEUE,
                         "data": {**DATA, "taskId": i + 1},
-                        "opts": {**config.job_options(), "jobId": f"{QUEUE}-{i + 1}"},
+                        "opts": {**config.job_options(), "jobId": job_id(QUEUE, i + 1)},
                     }
                     for i in range(chunk, min(n, chunk + 500))
                 ]
@@ -127,7 +128,7 @@ async def raw_adds(url: str, n: int, bulk: bool, events: bool) -> float:
             await queue.add(
                 QUEUE,
                 {**DATA, "taskId": i + 1, "type": "process_groups"},
-                {**config.job_options(), "jobId": f"{QUEUE}-{i + 1}"},
+                {**config.job_options(), "jobId": job_id(QUEUE, i + 1)},
             )
     elapsed = time.perf_counter() - started
     await _require_jobs(queue, n, "raw adds")
@@ -148,7 +149,7 @@ async def _fill(url: str, prefix: str, n: int) -> None:
                 {
                     "name": QUEUE,
                     "data": {**DATA, "taskId": i + 1},
-                    "opts": {"jobId": f"{QUEUE}-{i + 1}", "removeOnComplete": True},
+                    "opts": {"jobId": job_id(QUEUE, i + 1), "removeOnComplete": True},
                 }
                 for i in range(chunk, min(n, chunk + 1000))
             ]

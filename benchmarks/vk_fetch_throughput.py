@@ -41,10 +41,10 @@ from vk_collector.log import configure
 from vk_collector.settings import VkSettings
 from vk_collector.vk.client import VkClient
 from vk_collector.vk.collect import iter_posts_comments
-from vk_collector.vk.emulator.config import EmulatorConfig
-from vk_collector.vk.emulator.dataset import Dataset
-from vk_collector.vk.emulator.models import Post
-from vk_collector.vk.emulator.server import EmulatorServer
+from vk_emulator.config import EmulatorConfig
+from vk_emulator.dataset import Dataset
+from vk_emulator.models import Post
+from vk_emulator.server import EmulatorServer
 
 RPS = 3.0
 LIMIT_COMMENTS = RPS * 25 * 100

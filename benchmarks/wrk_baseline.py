@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from vk_collector.embedded import free_port
 
 PAIRS = (
     ("liveness", "/api/health", "/health"),
@@ -79,12 +80,6 @@ class Result:
         return self.ours / self.minimal if self.minimal else 0.0
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _wait_up(url: str, deadline_s: float = 60.0) -> None:
     end = time.monotonic() + deadline_s
     while True:
@@ -135,7 +130,7 @@ def _post(url: str, body: dict[str, Any]) -> None:
 def compare(connections: int, seconds: float, tasks: int, data_dir: Path) -> list[Result]:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian: apt-get install -y wrk)")
-    ours_port, minimal_port = _free_port(), _free_port()
+    ours_port, minimal_port = free_port(), free_port()
     env = {**os.environ, "VKC_DATA_DIR": str(data_dir), "VKC_LOG_LEVEL": "WARNING"}
     for name in ("REDIS_URL", "DATABASE_URL", "API_KEY", "PORT", "DB_URL", "REDIS_HOST"):
         env.pop(name, None)

@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 
 from vk_collector.embedded import EmbeddedValkey
 from vk_collector.log import configure
+from vk_collector.retries import instant_retries
 from vk_collector.settings import (
     DatabaseSettings,
     QueuesSettings,
@@ -28,14 +29,26 @@ from vk_collector.settings import (
     VkSettings,
 )
 
-# Fixtures of other parts live in their own plugin modules under tests/.
-pytest_plugins = ["fixtures_emulator", "fixtures_database", "fixtures_node", "redis_support"]
+# Fixtures of other parts live in their own plugin modules under tests/support/.
+pytest_plugins = ["support.emulator", "support.database", "support.node", "support.redis_server"]
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _logging() -> None:
     """Library code logs through structlog; send it to stderr, where pytest captures it."""
     configure("DEBUG")
+
+
+@pytest.fixture(autouse=True)
+def _instant_retries(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Tests marked ``instant_retries`` run with every retry wait at zero (the VK client's
+    backoff and the queue's enqueue retries, :mod:`vk_collector.retries`); others wait
+    for real."""
+    if request.node.get_closest_marker("instant_retries") is None:
+        yield
+        return
+    with instant_retries():
+        yield
 
 
 @pytest.fixture

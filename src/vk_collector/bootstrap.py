@@ -19,7 +19,9 @@ from vk_collector.embedded import EmbeddedValkey, find_running
 from vk_collector.errors import ValidationError
 from vk_collector.pipelines import Pipelines
 from vk_collector.queue.config import QueueName
+from vk_collector.queue.keys import vk_key_prefix
 from vk_collector.queue.service import QueueService
+from vk_collector.queue.worker_contract import BaseWorker
 from vk_collector.reconcile import ReconcileLoop
 from vk_collector.redaction import register_secret
 from vk_collector.redis_clients import redis_client
@@ -27,7 +29,6 @@ from vk_collector.settings import Settings
 from vk_collector.storage import Database, migrate
 from vk_collector.tasks import TaskService
 from vk_collector.vk.client import VkClient
-from vk_collector.workers.base import BaseWorker
 from vk_collector.workers.groups_parse import GroupsParseWorker
 from vk_collector.workers.vk_collect import VkCollectWorker
 
@@ -126,7 +127,7 @@ class Runtime:
         if with_workers:
             vk_redis = redis_client(redis_url, connect_timeout_s=settings.redis.connect_timeout_s)
             vk = VkClient(
-                settings.vk, redis=vk_redis, key_prefix=f"{settings.queues.prefix}:vkc:vk"
+                settings.vk, redis=vk_redis, key_prefix=vk_key_prefix(settings.queues.prefix)
             )
             workers = build_workers(
                 settings, redis_url, db, vk, queues=queues, concurrency=concurrency

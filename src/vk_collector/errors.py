@@ -9,6 +9,8 @@
     ├── VkApiError            a VK API failure; carries ``error_code`` and ``method``, never a token
     ├── StorageError          database failures
     └── ValidationError       bad input from a user; the API maps it to 4xx, the CLI to exit 2
+        ├── NotFoundError     what the input names does not exist (NOT_FOUND; API 404)
+        └── ConflictError     the request clashes with the current state (CONFLICT; API 409)
 
 Every error keeps its cause (``__cause__``), so ``raise QueueError(...) from exc`` and
 ``QueueError(..., cause=exc)`` are equivalent.  ``severity`` tells a worker what to do:
@@ -21,8 +23,10 @@ from enum import StrEnum
 from typing import Any
 
 __all__ = [
+    "ConflictError",
     "ErrorCode",
     "ErrorSeverity",
+    "NotFoundError",
     "QueueError",
     "RedisConnectionError",
     "StorageError",
@@ -30,6 +34,7 @@ __all__ = [
     "VkApiError",
     "VkCollectorError",
     "WorkerError",
+    "task_not_found",
 ]
 
 
@@ -72,6 +77,9 @@ class ErrorCode(StrEnum):
     CONFLICT = "CONFLICT"
     FILE_TOO_LARGE = "FILE_TOO_LARGE"
     UNSUPPORTED_FILE = "UNSUPPORTED_FILE"
+    # HTTP-level refusals of the API
+    NOT_READY = "NOT_READY"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
 
 
 class VkCollectorError(Exception):
@@ -96,10 +104,6 @@ class VkCollectorError(Exception):
         self.details: dict[str, Any] = details or {}
         if cause is not None:
             self.__cause__ = cause
-
-    @property
-    def is_transient(self) -> bool:
-        return self.severity is not ErrorSeverity.PERMANENT
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"code": str(self.code), "message": self.message}
@@ -176,3 +180,20 @@ class ValidationError(VkCollectorError):
 
     default_code = ErrorCode.INVALID_INPUT
     default_severity = ErrorSeverity.PERMANENT
+
+
+class NotFoundError(ValidationError):
+    """What the request names (a task, a community, a job's task) does not exist."""
+
+    default_code = ErrorCode.NOT_FOUND
+
+
+class ConflictError(ValidationError):
+    """The request is valid but clashes with the current state (a running job, a done task)."""
+
+    default_code = ErrorCode.CONFLICT
+
+
+def task_not_found(task_id: int) -> NotFoundError:
+    """The one "task not found" error."""
+    return NotFoundError(f"task {task_id} not found", details={"taskId": task_id})

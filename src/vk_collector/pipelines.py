@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from vk_collector.errors import ErrorCode, QueueError, ValidationError, VkCollectorError
+from vk_collector.errors import (
+    ConflictError,
+    NotFoundError,
+    QueueError,
+    ValidationError,
+    VkCollectorError,
+)
+from vk_collector.queue.config import QueueName
 from vk_collector.queue.jobs import (
     ProcessGroupsJobData,
     ProcessGroupsMetadata,
@@ -24,17 +31,25 @@ from vk_collector.queue.jobs import (
     VkCollectMetadata,
     VkCollectOptions,
 )
+from vk_collector.queue.keys import job_id
 from vk_collector.queue.service import QueueService
 from vk_collector.storage import Database, GroupRecord, TaskRecord, TaskType
 from vk_collector.tasks import TaskService
-from vk_collector.vk.groups_file import GroupsFile, parse_groups_file, parse_identifier_list
+from vk_collector.vk.groups_file import GroupsFile, parse_groups_file
 
-__all__ = ["CollectRequest", "Pipelines", "UploadResult"]
+__all__ = ["CollectRequest", "Pipelines", "UploadResult", "queue_for"]
 
 log = structlog.get_logger(__name__)
 
 _MAX_REPORTED_LINE_ERRORS = 200
 _MAX_FILTER_WORDS = 100
+
+
+def queue_for(task_type: TaskType) -> QueueName:
+    """The queue whose jobs do tasks of ``task_type``."""
+    if task_type is TaskType.FETCH_COMMENTS:
+        return QueueName.VK_COLLECT
+    return QueueName.PROCESS_GROUPS
 
 
 @dataclass(frozen=True)
@@ -119,10 +134,6 @@ class Pipelines:
             )
         )
         return await self._queue_identifiers(parsed, "file", file_name)
-
-    async def add_groups(self, identifiers: Sequence[str]) -> UploadResult:
-        """Queue identifiers given by hand (``--groups`` or a JSON list)."""
-        return await self._queue_identifiers(parse_identifier_list(identifiers), "manual", None)
 
     async def _queue_identifiers(
         self, parsed: GroupsFile, source: str, file_name: str | None
@@ -212,9 +223,8 @@ class Pipelines:
                         break
                     number += 1
                 if not groups:
-                    raise ValidationError(
+                    raise NotFoundError(
                         "no communities are stored yet; upload a groups file first",
-                        ErrorCode.NOT_FOUND,
                     )
                 return groups
             if request.group_ids:
@@ -230,9 +240,8 @@ class Pipelines:
         missing = [i for i in wanted if i not in found]
         if missing:
             shown = ", ".join(str(i) for i in missing[:20])
-            raise ValidationError(
+            raise NotFoundError(
                 f"not stored: {label} {shown}; upload them first or check `groups list`",
-                ErrorCode.NOT_FOUND,
                 details={"missing": missing},
             )
         return groups
@@ -251,7 +260,7 @@ class Pipelines:
         its queue; a running one is ended by its worker within about a second (the
         worker polls the task).  ``ValidationError`` (``CONFLICT``) if it had ended."""
         task = await self._tasks.cancel(task_id)
-        job = await self._queue.get_job(f"{_job_prefix(task.type)}-{task_id}")
+        job = await self._queue.get_job(job_id(queue_for(task.type), task_id))
         if job is not None and await self._queue.get_job_state(job) != "active":
             with contextlib.suppress(QueueError):  # taken meanwhile: its worker stops it
                 await self._queue.remove_job(str(job.id))
@@ -261,20 +270,15 @@ class Pipelines:
     async def delete_task(self, task_id: int) -> None:
         """Cancel the task's job (when not running) and delete the task and its links."""
         task = await self._tasks.get(task_id)
-        job = await self._queue.get_job(f"{_job_prefix(task.type)}-{task_id}")
+        job = await self._queue.get_job(job_id(queue_for(task.type), task_id))
         if job is not None:
             state = await self._queue.get_job_state(job)
             if state == "active":
-                raise ValidationError(
+                raise ConflictError(
                     f"task {task_id} is being processed; cancel it first "
                     f"(POST /api/tasks/{task_id}/cancel) and delete it once it ended",
-                    ErrorCode.CONFLICT,
                     details={"taskId": task_id, "jobId": str(job.id)},
                 )
             await self._queue.remove_job(str(job.id))
         await self._tasks.delete(task_id)
         log.info("pipeline.task_deleted", task_id=task_id)
-
-
-def _job_prefix(task_type: TaskType) -> str:
-    return "vk-collect" if task_type is TaskType.FETCH_COMMENTS else "process-groups"

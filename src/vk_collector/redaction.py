@@ -12,17 +12,10 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-__all__ = [
-    "MASK",
-    "redact",
-    "redact_url",
-    "redact_value",
-    "register_secret",
-    "register_secrets",
-]
+__all__ = ["MASK", "redact", "redact_url", "redact_value", "register_secret"]
 
 MASK = "***"
 
@@ -48,11 +41,6 @@ def register_secret(secret: str | None) -> None:
         return
     with _lock:
         _secrets = _secrets | {secret}
-
-
-def register_secrets(secrets: Iterable[str]) -> None:
-    for secret in secrets:
-        register_secret(secret)
 
 
 def redact(text: str) -> str:

@@ -34,7 +34,13 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from vk_collector.errors import ErrorCode, ErrorSeverity, ValidationError, WorkerError
+from vk_collector.errors import (
+    ErrorCode,
+    ErrorSeverity,
+    ValidationError,
+    WorkerError,
+    task_not_found,
+)
 from vk_collector.redaction import redact
 from vk_collector.storage import (
     Database,
@@ -69,12 +75,6 @@ class TaskCancelledError(WorkerError):
         super().__init__(f"task {task_id} was cancelled", details={"taskId": task_id})
 
 
-def _not_found(task_id: int) -> ValidationError:
-    return ValidationError(
-        f"task {task_id} not found", ErrorCode.NOT_FOUND, details={"taskId": task_id}
-    )
-
-
 def _clamp(percentage: float) -> int:
     if not math.isfinite(percentage):
         return 0
@@ -88,7 +88,7 @@ class TaskService:
     async def _locked(self, uow: UnitOfWork, task_id: int) -> TaskRecord:
         task = await uow.tasks.get(task_id, for_update=True)
         if task is None:
-            raise _not_found(task_id)
+            raise task_not_found(task_id)
         return task
 
     async def _update(
@@ -101,7 +101,7 @@ class TaskService:
             task = await uow.tasks.update(task_id, **values)
             await uow.commit()
         if task is None:  # pragma: no cover - deleted between the lock and the update
-            raise _not_found(task_id)
+            raise task_not_found(task_id)
         return task
 
     async def create(
@@ -124,7 +124,7 @@ class TaskService:
         async with self._db.unit_of_work(read_only=True) as uow:
             task = await uow.tasks.get(task_id)
         if task is None:
-            raise _not_found(task_id)
+            raise task_not_found(task_id)
         return task
 
     async def list(
@@ -259,7 +259,7 @@ class TaskService:
         and comments stay (other tasks may share them)."""
         async with self._db.unit_of_work() as uow:
             if not await uow.tasks.delete(task_id):
-                raise _not_found(task_id)
+                raise task_not_found(task_id)
             await uow.commit()
 
     @staticmethod

@@ -34,14 +34,14 @@ from sqlalchemy import text
 
 from vk_collector.embedded import free_port
 from vk_collector.storage import Database
-from vk_collector.vk.emulator import FaultConfig
+from vk_emulator import FaultConfig
 
-from chaos_support import ServiceProcess, SseFollower, service_env, until_changed
-from fixtures_database import _PG_BINDIR, PostgresCluster
-from fixtures_emulator import EmulatorFactory
-from pipeline_support import expected_comments
-from polling import eventually
-from redis_support import CrashableRedis, redis_binary
+from support.chaos import ServiceProcess, SseFollower, service_env, until_changed
+from support.database import _PG_BINDIR, PostgresCluster
+from support.emulator import EmulatorFactory
+from support.pipelines import expected_comments
+from support.polling import eventually
+from support.redis_server import CrashableRedis, redis_binary
 
 GROUPS = [1, 2, 3, 4, 5, 11, 12, 13, 14, 15]  # ten open communities
 LIMIT = 10

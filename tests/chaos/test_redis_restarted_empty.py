@@ -16,11 +16,11 @@ from vk_collector.bootstrap import Runtime
 from vk_collector.pipelines import CollectRequest
 from vk_collector.settings import RedisSettings, Settings
 from vk_collector.storage import TaskStatus
-from vk_collector.vk.emulator import EmulatorServer
+from vk_emulator import EmulatorServer
 
-from pipeline_support import expected_comments, pipeline_settings, wait_finished
-from polling import eventually
-from redis_support import CrashableRedis
+from support.pipelines import expected_comments, pipeline_settings, wait_finished
+from support.polling import eventually
+from support.redis_server import CrashableRedis
 
 GROUPS = [1, 2, 3, 4, 5, 11]
 LIMIT = 4

@@ -24,7 +24,7 @@ from vk_collector.api import create_app
 from vk_collector.bootstrap import Runtime
 from vk_collector.settings import ApiSettings, Settings
 
-from polling import eventually
+from support.polling import eventually
 
 API_KEY = "test-api-key-0123456789"
 

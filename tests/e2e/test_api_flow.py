@@ -14,10 +14,10 @@ from pydantic import SecretStr
 from conftest import Api, StartApi
 from vk_collector.settings import QueueOptions, Settings, VkSettings
 from vk_collector.storage.export import EXPORT_COLUMNS, export_rows
-from vk_collector.vk.emulator import EmulatorServer
+from vk_emulator import EmulatorServer
 
-from polling import eventually
-from sse_support import sse_events
+from support.polling import eventually
+from support.sse import sse_events
 
 
 def _flow_settings(settings: Settings, emulator: EmulatorServer) -> Settings:

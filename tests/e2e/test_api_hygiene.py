@@ -11,8 +11,8 @@ from conftest import Api, StartApi
 from vk_collector.api.middleware import CONTENT_SECURITY_POLICY
 from vk_collector.storage import TaskType
 
-from polling import eventually
-from sse_support import sse_events
+from support.polling import eventually
+from support.sse import sse_events
 
 
 async def test_every_answer_carries_the_security_headers(api: Api) -> None:

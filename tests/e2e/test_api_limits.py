@@ -13,7 +13,7 @@ from conftest import API_KEY, Api, StartApi
 from vk_collector.settings import ApiSettings, DatabaseSettings, Settings
 from vk_collector.storage import CommentData, PostData, TaskType
 
-from polling import eventually
+from support.polling import eventually
 
 
 def _api_settings(settings: Settings, **changes: object) -> Settings:

@@ -11,8 +11,8 @@ from conftest import Api
 from vk_collector.settings import Settings
 from vk_collector.storage import TaskType
 
-from polling import eventually
-from queue_support import ScriptedWorker, groups_job
+from support.polling import eventually
+from support.queues import ScriptedWorker, groups_job
 
 
 @pytest.fixture

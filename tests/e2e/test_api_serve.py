@@ -2,31 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from vk_collector.vk.emulator import EmulatorServer
+from vk_collector.embedded import free_port
+from vk_emulator import EmulatorServer
 
-from polling import eventually
+from support.polling import eventually
 
 _SCRIPT = (
     "import typer; from vk_collector.cli.serve import serve; "
     "app = typer.Typer(); app.command()(serve); app()"
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _env(redis_url: str, tmp_path: Path, queue_prefix: str, **extra: str) -> dict[str, str]:
@@ -42,14 +39,29 @@ def _env(redis_url: str, tmp_path: Path, queue_prefix: str, **extra: str) -> dic
     return env
 
 
-def _serve(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+@contextlib.contextmanager
+def _serve(env: dict[str, str], *args: str) -> Iterator[subprocess.Popen[str]]:
+    """``serve`` in a child process; killed on the way out unless it already ended."""
+    process = subprocess.Popen(
         [sys.executable, "-c", _SCRIPT, *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def _terminate(process: subprocess.Popen[str]) -> str:
+    """SIGTERM, wait for the exit (30 s at most) and return what it wrote to stderr."""
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=30)
+    return stderr
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "::"])
@@ -84,15 +96,14 @@ async def _wait_healthy(url: str, process: subprocess.Popen[str]) -> None:
 async def test_serves_without_workers_and_stops_on_sigterm(
     redis_url: str, tmp_path: Path, queue_prefix: str
 ) -> None:
-    port = _free_port()
-    process = _serve(
+    port = free_port()
+    with _serve(
         _env(
             redis_url, tmp_path, queue_prefix,
             API_KEY="serve-test-key-123", VKC_API_TIMEOUT_REQUEST_S="1",
         ),
         "--host", "0.0.0.0", "--port", str(port), "--no-workers",
-    )  # fmt: skip
-    try:
+    ) as process:  # fmt: skip
         await _wait_healthy(f"http://127.0.0.1:{port}", process)
         # a connection that never sends its request is closed after the deadline
         with socket.create_connection(("127.0.0.1", port), timeout=10) as idle:
@@ -111,12 +122,7 @@ async def test_serves_without_workers_and_stops_on_sigterm(
             assert denied.status_code == 401
             foreign = await client.get("/api/health", headers={"Host": "evil.example"})
             assert foreign.status_code == 400
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+        stderr = _terminate(process)
     assert process.returncode == 0, stderr
     assert "serve-test-key-123" not in stderr
 
@@ -124,22 +130,16 @@ async def test_serves_without_workers_and_stops_on_sigterm(
 async def test_serves_with_workers_by_default(
     redis_url: str, tmp_path: Path, queue_prefix: str, emulator: EmulatorServer
 ) -> None:
-    port = _free_port()
+    port = free_port()
     env = _env(
         redis_url, tmp_path, queue_prefix, VK_API_URL=emulator.url, VK_TOKENS="demo-user-token"
     )
-    process = _serve(env, "--port", str(port))
-    try:
+    with _serve(env, "--port", str(port)) as process:
         await _wait_healthy(f"http://127.0.0.1:{port}", process)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             health = (await client.get("/api/health/detailed")).json()
             workers = health["data"]["details"]["workers"]
             assert len([w for w in workers if w["local"]]) == 2, workers
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+        stderr = _terminate(process)
     assert process.returncode == 0, stderr
     assert "demo-user-token" not in stderr

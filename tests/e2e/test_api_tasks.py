@@ -12,9 +12,9 @@ from conftest import Api
 from vk_collector.settings import Settings
 from vk_collector.storage import GroupData, TaskType
 
-from polling import eventually
-from queue_support import ScriptedWorker, groups_job
-from sse_support import sse_events
+from support.polling import eventually
+from support.queues import ScriptedWorker, groups_job
+from support.sse import sse_events
 
 
 async def _store_groups(api: Api, *vk_ids: int) -> list[int]:

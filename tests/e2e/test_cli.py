@@ -18,7 +18,7 @@ import pytest
 from vk_collector.embedded import free_port
 from vk_collector.queue.service import QueueService
 from vk_collector.settings import Settings
-from vk_collector.vk.emulator import EmulatorServer
+from vk_emulator import EmulatorServer
 
 CLI = [sys.executable, "-m", "vk_collector.cli"]
 

@@ -24,10 +24,10 @@ from vk_collector.settings import Settings, VkSettings
 from vk_collector.storage import Database, TaskType
 from vk_collector.storage.export import EXPORT_COLUMNS
 from vk_collector.tasks import TaskService
-from vk_collector.vk.emulator import EmulatorServer
+from vk_emulator import EmulatorServer
 
-from browser_support import CHROMIUM_ARGS, ApiServer, ensure_chromium, ensure_playwright
-from fixtures_emulator import USER_TOKEN
+from support.browser import CHROMIUM_ARGS, ApiServer, ensure_chromium, ensure_playwright
+from support.emulator import USER_TOKEN
 
 # Communities 1-5 of the emulator are open and have posts with comments; the file names
 # them in every way a person writes them, plus one line that is not a community.

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from vk_collector.serving import RateLimitedLog, ThreadedServer
+from vk_collector.serving import RateLimitedLog, deadline_protocol
+from vk_emulator.serving import ThreadedServer
 
 
 async def _slow_app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -25,7 +26,7 @@ async def _slow_app(scope: Scope, receive: Receive, send: Send) -> None:
 
 @pytest.fixture
 def server() -> Iterator[ThreadedServer]:
-    running = ThreadedServer(_slow_app, lifespan="off", request_timeout_s=0.5)
+    running = ThreadedServer(_slow_app, lifespan="off", http=deadline_protocol(0.5))
     running.start()
     yield running
     running.stop()

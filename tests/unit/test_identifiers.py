@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vk_collector.errors import ErrorCode, ValidationError
+from vk_collector.errors import ErrorCode, ErrorSeverity, ValidationError
 from vk_collector.vk.identifiers import (
     MAX_GROUP_ID,
     GroupRef,
@@ -238,7 +238,7 @@ def test_rejection_quotes_the_input_and_keeps_it_in_details() -> None:
         parse_group_identifier("  id42 ")
     assert info.value.message == '"id42" is a user page, not a community'
     assert info.value.details == {"value": "id42"}
-    assert info.value.is_transient is False
+    assert info.value.severity is ErrorSeverity.PERMANENT
 
 
 def test_long_and_unprintable_input_is_shortened_in_the_message() -> None:

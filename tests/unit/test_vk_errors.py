@@ -4,6 +4,7 @@ import pytest
 
 from vk_collector.errors import ErrorCode, ErrorSeverity, VkApiError
 from vk_collector.redaction import register_secret
+from vk_collector.retries import instant_retries
 from vk_collector.vk.errors import (
     VkBatchError,
     VkObjectError,
@@ -11,7 +12,6 @@ from vk_collector.vk.errors import (
     api_error,
     backoff_delay,
     is_object_level,
-    retry_waits_enabled,
     transport_error,
 )
 
@@ -41,7 +41,6 @@ def test_object_level_codes(code: int) -> None:
     assert isinstance(exc, VkObjectError)
     assert exc.severity is ErrorSeverity.PERMANENT
     assert is_object_level(exc)
-    assert exc.object_level
 
 
 @pytest.mark.parametrize("code", [12, 13])
@@ -93,6 +92,6 @@ def test_backoff_is_bounded_with_floors_and_switch() -> None:
     assert 30 <= backoff_delay(20, 0.5, 30) <= 30.5
     assert backoff_delay(1, 0.1, 30, error_code=6) >= 1.0
     assert backoff_delay(1, 0.1, 30, error_code=9) >= 30
-    with retry_waits_enabled(False):
+    with instant_retries():
         assert backoff_delay(5, 0.5, 30, error_code=9) == 0.0
     assert backoff_delay(1, 0.5, 30) > 0

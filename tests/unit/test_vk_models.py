@@ -6,7 +6,6 @@ from vk_collector.vk.models import (
     Group,
     GroupsLookup,
     Post,
-    ResolvedName,
     match_group,
 )
 
@@ -54,5 +53,3 @@ def test_post_comment_and_page_parsing() -> None:
     deleted = Comment.model_validate({"id": 9, "deleted": True})
     assert deleted.deleted
     assert deleted.text == ""
-    assert ResolvedName(object_id=1, type="page").is_community
-    assert not ResolvedName(object_id=1, type="user").is_community

@@ -16,6 +16,7 @@ from pydantic import BeforeValidator
 from vk_collector.api.errors import ApiError, request_id_of
 from vk_collector.api.security import require_api_key
 from vk_collector.bootstrap import Runtime
+from vk_collector.errors import ErrorCode
 from vk_collector.metrics import Metrics
 from vk_collector.pipelines import Pipelines
 from vk_collector.queue.service import QueueService
@@ -78,7 +79,9 @@ GroupIdPath = Annotated[
 async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime | None = getattr(request.app.state, "runtime", None)
     if runtime is None:
-        raise ApiError(503, "NOT_READY", "the server is starting or stopping; try again shortly")
+        raise ApiError(
+            503, ErrorCode.NOT_READY, "the server is starting or stopping; try again shortly"
+        )
     return runtime
 
 
@@ -99,7 +102,7 @@ async def require_json(request: Request) -> None:
     if media != "application/json" and not media.endswith("+json"):
         raise ApiError(
             415,
-            "UNSUPPORTED_MEDIA_TYPE",
+            ErrorCode.UNSUPPORTED_MEDIA_TYPE,
             f"send a JSON body with Content-Type: application/json (got {media or 'none'!r})",
         )
 

@@ -15,12 +15,12 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from contextvars import ContextVar
-from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from vk_collector.clock import utc_now_iso
 from vk_collector.storage import Page
 
 __all__ = [
@@ -33,7 +33,6 @@ __all__ = [
     "error_envelope",
     "page_envelope",
     "request_started",
-    "utc_now",
 ]
 
 T = TypeVar("T")
@@ -52,10 +51,6 @@ def execution_time_ms() -> int | None:
     if started is None:
         return None
     return max(0, round((time.perf_counter() - started) * 1000))
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class ApiModel(BaseModel):
@@ -103,7 +98,7 @@ class ErrorEnvelope(ApiModel):
 
 
 def envelope(data: T, request_id: str, message: str | None = None) -> Envelope[T]:
-    return Envelope[T](data=data, message=message, timestamp=utc_now(), request_id=request_id)
+    return Envelope[T](data=data, message=message, timestamp=utc_now_iso(), request_id=request_id)
 
 
 def page_envelope(page: Page[Any], items: Sequence[T], request_id: str) -> PageEnvelope[T]:
@@ -117,7 +112,7 @@ def page_envelope(page: Page[Any], items: Sequence[T], request_id: str) -> PageE
             has_next=page.has_next,
             has_prev=page.offset > 0,
         ),
-        timestamp=utc_now(),
+        timestamp=utc_now_iso(),
         request_id=request_id,
     )
 
@@ -130,7 +125,7 @@ def error_envelope(
         error=message,
         code=code,
         details=details or None,
-        timestamp=utc_now(),
+        timestamp=utc_now_iso(),
         request_id=request_id,
     )
     return body.model_dump(mode="json", by_alias=True, exclude_none=True)

@@ -3,7 +3,8 @@
 =======================================  ======
 error                                    status
 =======================================  ======
-ValidationError NOT_FOUND                404
+NotFoundError                            404
+ConflictError                            409
 ValidationError FILE_TOO_LARGE           413
 ValidationError UNSUPPORTED_FILE         415
 ValidationError INVALID_INPUT / other    400
@@ -36,7 +37,9 @@ from starlette.routing import Match
 
 from vk_collector.api.envelope import error_envelope
 from vk_collector.errors import (
+    ConflictError,
     ErrorCode,
+    NotFoundError,
     QueueError,
     RedisConnectionError,
     StorageError,
@@ -51,8 +54,6 @@ __all__ = ["ApiError", "install_error_handlers", "request_id_of", "status_for"]
 log = structlog.get_logger(__name__)
 
 _VALIDATION_STATUS = {
-    ErrorCode.NOT_FOUND: 404,
-    ErrorCode.CONFLICT: 409,
     ErrorCode.FILE_TOO_LARGE: 413,
     ErrorCode.UNSUPPORTED_FILE: 415,
     ErrorCode.INVALID_INPUT: 400,
@@ -72,7 +73,7 @@ _HTTP_CODES = {
     405: "METHOD_NOT_ALLOWED",
     409: "CONFLICT",
     413: "FILE_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
+    415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
     422: "INVALID_INPUT",
 }
 
@@ -97,6 +98,10 @@ class ApiError(Exception):
 
 
 def status_for(exc: VkCollectorError) -> int:
+    if isinstance(exc, NotFoundError):
+        return 404
+    if isinstance(exc, ConflictError):
+        return 409
     if isinstance(exc, ValidationError):
         return _VALIDATION_STATUS.get(exc.code, 400)
     if isinstance(exc, QueueError):

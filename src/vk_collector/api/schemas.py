@@ -6,22 +6,17 @@ from datetime import datetime
 from typing import Any
 
 from vk_collector.api.envelope import ApiModel
-from vk_collector.queue.config import QueueName
+from vk_collector.pipelines import queue_for
+from vk_collector.queue.keys import job_id
 from vk_collector.redaction import redact, redact_value
 from vk_collector.storage import TaskRecord, TaskStatus, TaskType
 
-__all__ = ["Progress", "TaskOut", "job_id_for", "queue_for", "task_out"]
-
-
-def queue_for(task_type: TaskType) -> QueueName:
-    if task_type is TaskType.FETCH_COMMENTS:
-        return QueueName.VK_COLLECT
-    return QueueName.PROCESS_GROUPS
+__all__ = ["Progress", "TaskOut", "job_id_for", "task_out"]
 
 
 def job_id_for(task: TaskRecord) -> str:
     """The id the pipelines give the task's job (DESIGN.md, wire compatibility)."""
-    return f"{queue_for(task.type).value}-{task.id}"
+    return job_id(queue_for(task.type), task.id)
 
 
 class Progress(ApiModel):

@@ -21,7 +21,7 @@ from vk_collector.cli.session import open_runtime, wait_for_task
 from vk_collector.pipelines import CollectRequest
 from vk_collector.settings import Settings, VkSettings
 from vk_collector.storage import TaskRecord, TaskStatus
-from vk_collector.vk.emulator import EmulatorConfig, EmulatorServer
+from vk_emulator import EmulatorConfig, EmulatorServer
 
 __all__ = ["demo"]
 

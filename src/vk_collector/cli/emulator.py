@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from vk_collector.vk.emulator.config import EmulatorConfig, FaultConfig
-from vk_collector.vk.emulator.server import EmulatorServer
+from vk_emulator.config import EmulatorConfig, FaultConfig
+from vk_emulator.server import EmulatorServer
 
 __all__ = ["emulator"]
 

@@ -24,7 +24,8 @@ from vk_collector.cli.session import open_runtime
 from vk_collector.embedded import EmbeddedValkey, find_running
 from vk_collector.errors import VkCollectorError
 from vk_collector.queue.config import QueueName
-from vk_collector.redaction import redact, redact_value
+from vk_collector.queue.job_info import JobInfo
+from vk_collector.redaction import redact
 
 __all__ = ["health", "jobs_app", "queues_app", "redis_server"]
 
@@ -179,19 +180,20 @@ def _with_job(action: str, job_id: str) -> dict[str, Any] | None:
             job = await runtime.queue.get_job(job_id)
             if job is None:
                 return None
+            info = JobInfo.of(job, await runtime.queue.get_job_state(job))
             return {
-                "id": job.id,
-                "name": job.name,
-                "queue": job.queue.name,
-                "state": await runtime.queue.get_job_state(job),
-                "attemptsMade": job.attemptsMade,
-                "progress": job.progress,
-                "data": redact_value(job.data),
-                "returnValue": job.returnvalue,
-                "failedReason": job.failedReason or None,
-                "timestamp": job.timestamp,
-                "processedOn": job.processedOn,
-                "finishedOn": job.finishedOn,
+                "id": info.id,
+                "name": info.name,
+                "queue": info.queue,
+                "state": info.state,
+                "attemptsMade": info.attempts_made,
+                "progress": info.progress,
+                "data": info.data,
+                "returnValue": info.return_value,
+                "failedReason": info.failed_reason,
+                "timestamp": info.timestamp,
+                "processedOn": info.processed_on,
+                "finishedOn": info.finished_on,
             }
 
     with using_redis(settings) as url:

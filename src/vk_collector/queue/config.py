@@ -21,6 +21,7 @@ from vk_collector.settings import QueueOptions, QueuesSettings
 
 __all__ = [
     "JOB_ID_PATTERN",
+    "JOB_STATES",
     "QueueConfig",
     "QueueName",
     "bullmq_connection",
@@ -32,6 +33,9 @@ JOB_ID_PATTERN = r"^(?:[a-z][a-z0-9]*(?:-[a-z0-9]+)*-)?[0-9]{1,19}$"
 """Job ids this service creates (``vk-collect-12``, ``process-groups-7``) or bullmq
 numbers by itself (``42``).  Anything else is refused before it reaches Redis: ids
 are used as key names, and ``meta``, ``events`` or ``id`` name the queue's own keys."""
+
+JOB_STATES = ("waiting", "active", "completed", "failed", "delayed", "paused", "prioritized")
+"""Every state a BullMQ job can be listed or counted in, in the order counts are shown."""
 
 
 class QueueName(StrEnum):

@@ -26,12 +26,7 @@ class QueueControlHandler:
         queues = self._resources.queues
         if queue_name is None:
             return list(queues.items())
-        if queue_name not in queues:
-            known = ", ".join(sorted(queues)) or "none"
-            raise QueueError(
-                f"queue not found: {queue_name!r} (known: {known})", ErrorCode.QUEUE_NOT_FOUND
-            )
-        return [(queue_name, queues[queue_name])]
+        return [(queue_name, self._resources.queue(queue_name))]
 
     async def pause_queue(self, queue_name: str | None = None) -> list[str]:
         """Pause one queue, or all when ``queue_name`` is None; returns the names paused."""
@@ -71,4 +66,4 @@ class QueueControlHandler:
                 "listen_events=False)",
                 ErrorCode.NOT_INITIALIZED,
             )
-        raise QueueError(f"queue not found: {queue_name!r}", ErrorCode.QUEUE_NOT_FOUND)
+        raise self._resources.queue_not_found(queue_name)

@@ -19,7 +19,6 @@ Key names come from bullmq's ``Queue.keys``; none is spelled out here.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime
@@ -28,6 +27,8 @@ from typing import Any, TypeVar
 import redis.asyncio as aioredis
 from bullmq import Queue
 
+from vk_collector.clock import iso_z, utc_now_iso
+from vk_collector.queue.config import JOB_STATES
 from vk_collector.queue.health import (
     HealthCheckResult,
     QueueActivity,
@@ -36,45 +37,19 @@ from vk_collector.queue.health import (
     evaluate,
 )
 from vk_collector.queue.init_handler import QueueResources
-from vk_collector.queue.jobs import utc_now_iso
+from vk_collector.queue.worker_contract import read_heartbeats
 from vk_collector.settings import QueuesSettings
-from vk_collector.workers.base import heartbeat_pattern
 
-__all__ = ["COUNT_STATES", "HealthProbe", "read_counts", "read_heartbeats"]
+__all__ = ["HealthProbe", "read_counts"]
 
-COUNT_STATES = ("waiting", "active", "completed", "failed", "delayed", "paused", "prioritized")
 _DELAYED_SCORE_SHIFT = 0x1000  # BullMQ: score = due time (ms) * 0x1000 + counter
 _MAX_EVENTS = 5000
 T = TypeVar("T")
 
 
 async def read_counts(queue: Queue) -> dict[str, int]:
-    counts: dict[str, int] = await queue.getJobCounts(*COUNT_STATES)
-    return {state: int(counts.get(state, 0)) for state in COUNT_STATES}
-
-
-async def read_heartbeats(
-    client: aioredis.Redis, prefix: str, queue_name: str = "*"
-) -> list[dict[str, Any]]:
-    """Every heartbeat payload of ``queue_name`` (``*``: all queues); keys that expire
-    between SCAN and MGET, or hold no JSON object, are left out."""
-    keys = [
-        key
-        async for key in client.scan_iter(match=heartbeat_pattern(prefix, queue_name), count=500)
-    ]
-    if not keys:
-        return []
-    beats: list[dict[str, Any]] = []
-    for raw in await client.mget(keys):
-        if raw is None:
-            continue
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            continue
-        if isinstance(data, dict):
-            beats.append(data)
-    return beats
+    counts: dict[str, int] = await queue.getJobCounts(*JOB_STATES)
+    return {state: int(counts.get(state, 0)) for state in JOB_STATES}
 
 
 class HealthProbe:
@@ -148,16 +123,15 @@ class HealthProbe:
         beats = await self._bounded(read_heartbeats(self._client(), self._settings.prefix))
         now = time.time()
         for beat in beats:
-            if beat.get("workerId") in local:
+            if beat.worker_id in local:
                 continue
-            last = float(beat.get("lastHeartbeat", 0))
             observed.append(
                 WorkerObservation(
-                    queue=str(beat.get("queueName", "")),
-                    running=bool(beat.get("isRunning")),
-                    paused=bool(beat.get("isPaused")),
-                    heartbeat_age_s=round(max(0.0, now - last), 3),
-                    details=beat,
+                    queue=beat.queue_name,
+                    running=beat.is_running,
+                    paused=beat.is_paused,
+                    heartbeat_age_s=round(beat.age_s(now), 3),
+                    details=beat.to_dict(),
                 )
             )
         return observed
@@ -235,7 +209,7 @@ class HealthProbe:
         if queues is None:
             return {"backlogOk": False, "threshold": threshold, "counts": None, "error": error}
         over = [q.name for q in queues if q.counts["waiting"] >= threshold]
-        total = {s: sum(q.counts[s] for q in queues) for s in COUNT_STATES}
+        total = {s: sum(q.counts[s] for q in queues) for s in JOB_STATES}
         return {
             "backlogOk": not over,
             "threshold": threshold,
@@ -295,7 +269,7 @@ def _worker_report(worker: WorkerObservation, state: str) -> dict[str, Any]:
     }
     if worker.heartbeat_age_s is not None:
         last = float(worker.details.get("lastHeartbeat", 0))
-        report["lastSeen"] = datetime.fromtimestamp(last, UTC).isoformat().replace("+00:00", "Z")
+        report["lastSeen"] = iso_z(datetime.fromtimestamp(last, UTC), "auto")
         report["heartbeatAgeS"] = worker.heartbeat_age_s
     error = worker.error
     if state == "stale":

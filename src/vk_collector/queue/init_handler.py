@@ -25,10 +25,10 @@ from bullmq import Queue
 from vk_collector.errors import ErrorCode, QueueError
 from vk_collector.queue.config import QueueConfig, bullmq_connection, command_client
 from vk_collector.queue.event_stream import QueueEventStream
+from vk_collector.queue.worker_contract import BaseWorker
 from vk_collector.redaction import redact_url, redact_value
 from vk_collector.redis_clients import reconnect_promptly, redis_client
 from vk_collector.settings import Settings
-from vk_collector.workers.base import BaseWorker
 
 __all__ = ["QueueInitHandler", "QueueResources"]
 
@@ -47,6 +47,18 @@ class QueueResources:
     workers: dict[str, BaseWorker] = field(default_factory=dict)
     configs: dict[str, QueueConfig] = field(default_factory=dict)
     redis: aioredis.Redis | None = None
+
+    def queue(self, name: str) -> Queue:
+        """The queue called ``name``; ``QueueError`` (``QUEUE_NOT_FOUND``) when there is none."""
+        queue = self.queues.get(name)
+        if queue is None:
+            raise self.queue_not_found(name)
+        return queue
+
+    def queue_not_found(self, name: str) -> QueueError:
+        """The one "queue not found" error, naming the queues there are."""
+        known = ", ".join(sorted(self.queues)) or "none"
+        return QueueError(f"queue not found: {name!r} (known: {known})", ErrorCode.QUEUE_NOT_FOUND)
 
 
 class QueueInitHandler:

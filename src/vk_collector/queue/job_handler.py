@@ -5,7 +5,8 @@ against the queue's wire model *before* anything reaches Redis, merges the queue
 default options with the caller's, sets the job id ``<jobName>-<taskId>`` (so adding
 the same task twice is a no-op, which also makes retried adds safe) and retries
 transient Redis failures with tenacity: ``enqueue_retries`` retries (3), exponential
-from ``enqueue_retry_min_s`` (1 s).  :data:`RETRY_WAITS` turns the waits off in tests.
+from ``enqueue_retry_min_s`` (1 s).  :func:`vk_collector.retries.set_instant_retries`
+turns the waits off in tests.
 """
 
 from __future__ import annotations
@@ -30,16 +31,17 @@ from tenacity import (
 )
 
 from vk_collector.errors import ErrorCode, QueueError, ValidationError
-from vk_collector.queue.config import JOB_ID_PATTERN, QueueName
+from vk_collector.queue.config import JOB_ID_PATTERN, JOB_STATES, QueueName
 from vk_collector.queue.init_handler import QueueResources
 from vk_collector.queue.jobs import ProcessGroupsJobData, VkCollectJobData
+from vk_collector.queue.keys import job_id
+from vk_collector.retries import retry_waits_enabled
 from vk_collector.settings import QueuesSettings
 
-__all__ = ["JOB_STATES", "RETRY_WAITS", "QueueJobHandler", "RetryWaits", "reason"]
+__all__ = ["QueueJobHandler", "reason"]
 
 log = structlog.get_logger(__name__)
 
-JOB_STATES = ("waiting", "active", "delayed", "prioritized", "completed", "failed", "paused")
 _ATTEMPT_TIMEOUT_S = 5.0
 _TRANSIENT = (
     redis.exceptions.ConnectionError,
@@ -52,15 +54,6 @@ _WIRE_MODELS: dict[QueueName, type[BaseModel]] = {
     QueueName.VK_COLLECT: VkCollectJobData,
     QueueName.PROCESS_GROUPS: ProcessGroupsJobData,
 }
-
-
-class RetryWaits:
-    """Process-wide switch for the enqueue retry waits; tests set ``enabled = False``."""
-
-    enabled: bool = True
-
-
-RETRY_WAITS = RetryWaits()
 
 
 def reason(exc: BaseException) -> str:
@@ -78,13 +71,7 @@ class QueueJobHandler:
         self._settings = settings
 
     def get_queue(self, queue_name: str) -> Queue:
-        queue = self._resources.queues.get(queue_name)
-        if queue is None:
-            known = ", ".join(sorted(self._resources.queues)) or "none"
-            raise QueueError(
-                f"queue not found: {queue_name!r} (known: {known})", ErrorCode.QUEUE_NOT_FOUND
-            )
-        return queue
+        return self._resources.queue(queue_name)
 
     async def add_job(
         self,
@@ -100,7 +87,7 @@ class QueueJobHandler:
         job_options = {
             **config.job_options(),
             **(options or {}),
-            "jobId": (options or {}).get("jobId") or f"{config.job_name}-{task_id}",
+            "jobId": (options or {}).get("jobId") or job_id(config.job_name, task_id),
         }
 
         async def add_once() -> Job:
@@ -143,7 +130,7 @@ class QueueJobHandler:
                 "opts": {
                     **config.job_options(),
                     **(options or {}),
-                    "jobId": f"{config.job_name}-{task_id}",
+                    "jobId": job_id(config.job_name, task_id),
                 },
             }
             for data, task_id in items
@@ -181,19 +168,20 @@ class QueueJobHandler:
         task_id: int,
     ) -> Job:
         """Retries after a first transient failure: waits 1, 2, 4 s (``enqueue_retry_min_s``
-        doubling) before retries 1, 2, 3, or none with ``RETRY_WAITS.enabled`` false."""
+        doubling) before retries 1, 2, 3, or none when retries are instant
+        (:mod:`vk_collector.retries`)."""
         minimum = self._settings.enqueue_retry_min_s
         log.warning("job.add_retry", queue=queue_name, task_id=task_id, attempt=1, error=str(first))
         if self._settings.enqueue_retries == 0:
             raise first
-        if RETRY_WAITS.enabled:
+        if retry_waits_enabled():
             await asyncio.sleep(minimum)
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(_TRANSIENT),
             stop=stop_after_attempt(self._settings.enqueue_retries),
             wait=(
                 wait_exponential(multiplier=2 * minimum, min=minimum, max=30)
-                if RETRY_WAITS.enabled
+                if retry_waits_enabled()
                 else wait_none()
             ),
             before_sleep=self._log_retry(queue_name, task_id),

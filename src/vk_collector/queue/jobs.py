@@ -9,11 +9,12 @@ reaches results, events, logs or the database.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer
 from pydantic.alias_generators import to_camel
+
+from vk_collector.clock import utc_now_iso
 
 __all__ = [
     "CurrentGroup",
@@ -34,12 +35,7 @@ __all__ = [
     "VkCollectResult",
     "VkCollectStats",
     "WireModel",
-    "utc_now_iso",
 ]
-
-
-def utc_now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class WireModel(BaseModel):

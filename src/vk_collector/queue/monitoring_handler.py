@@ -14,17 +14,14 @@ from typing import Any
 import structlog
 
 from vk_collector.errors import ErrorCode, QueueError
+from vk_collector.queue.config import JOB_STATES
 from vk_collector.queue.health import HealthCheckResult
-from vk_collector.queue.health_probe import (
-    COUNT_STATES,
-    HealthProbe,
-    read_counts,
-    read_heartbeats,
-)
+from vk_collector.queue.health_probe import HealthProbe, read_counts
 from vk_collector.queue.init_handler import QueueResources
+from vk_collector.queue.worker_contract import Heartbeat, read_heartbeats
 from vk_collector.settings import QueuesSettings
 
-__all__ = ["COUNT_STATES", "HealthCheckResult", "QueueMonitoringHandler"]
+__all__ = ["HealthCheckResult", "QueueMonitoringHandler"]
 
 log = structlog.get_logger(__name__)
 
@@ -49,7 +46,7 @@ class QueueMonitoringHandler:
                 f"could not read job counts: {exc}", ErrorCode.GET_JOB_FAILED, cause=exc
             ) from exc
         queues = dict(zip(names, per_queue, strict=True))
-        total = {state: sum(c[state] for c in per_queue) for state in COUNT_STATES}
+        total = {state: sum(c[state] for c in per_queue) for state in JOB_STATES}
         return {"queues": queues, "total": total}
 
     async def get_queue_stats(self, queue_name: str) -> dict[str, Any]:
@@ -58,9 +55,7 @@ class QueueMonitoringHandler:
         ``workerDetails``: the heartbeats of the queue's workers in every process, each
         with ``stale`` (no heartbeat for ``heartbeat_stale_s``: it died or hangs).
         """
-        queue = self._resources.queues.get(queue_name)
-        if queue is None:
-            raise QueueError(f"queue not found: {queue_name!r}", ErrorCode.QUEUE_NOT_FOUND)
+        queue = self._resources.queue(queue_name)
         try:
             counts, paused, connected, heartbeats = await asyncio.gather(
                 self._queue_counts(queue_name),
@@ -81,7 +76,7 @@ class QueueMonitoringHandler:
             # a bullmq worker holds two named connections (commands and blocking)
             "workers": len({c.get("rawname") for c in connected}),
             "workerDetails": [
-                {**beat, "stale": now - float(beat.get("lastHeartbeat", 0)) > stale_s}
+                {**beat.to_dict(), "stale": now - beat.last_heartbeat > stale_s}
                 for beat in heartbeats
             ],
             "failureRate": round(counts["failed"] / finished, 4) if finished else 0.0,
@@ -89,7 +84,7 @@ class QueueMonitoringHandler:
 
     # --- health -------------------------------------------------------------------
 
-    async def _heartbeats(self, queue_name: str = "*") -> list[dict[str, Any]]:
+    async def _heartbeats(self, queue_name: str = "*") -> list[Heartbeat]:
         client = self._resources.redis
         if client is None:
             return []

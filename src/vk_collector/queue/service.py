@@ -28,8 +28,8 @@ from vk_collector.queue.init_handler import QueueInitHandler
 from vk_collector.queue.job_handler import QueueJobHandler
 from vk_collector.queue.jobs import ProcessGroupsJobData, VkCollectJobData
 from vk_collector.queue.monitoring_handler import QueueMonitoringHandler
+from vk_collector.queue.worker_contract import BaseWorker
 from vk_collector.settings import Settings
-from vk_collector.workers.base import BaseWorker
 
 __all__ = ["SEED_COUNT_STATES", "QueueService"]
 

@@ -15,10 +15,12 @@ ORM objects, so callers never hold a session.  Exports live in
 """
 
 from vk_collector.storage.engine import Database, create_engine
+from vk_collector.storage.export import ExportFormat, export_chunks
 from vk_collector.storage.migrate import current_revision, head_revision, migrate, schema_diff
 from vk_collector.storage.records import (
     CommentData,
     CommentRecord,
+    GroupCommentCount,
     GroupData,
     GroupRecord,
     GroupStats,
@@ -51,6 +53,8 @@ __all__ = [
     "CommentRecord",
     "CommentRepository",
     "Database",
+    "ExportFormat",
+    "GroupCommentCount",
     "GroupData",
     "GroupRecord",
     "GroupRepository",
@@ -72,6 +76,7 @@ __all__ = [
     "UpsertResult",
     "create_engine",
     "current_revision",
+    "export_chunks",
     "head_revision",
     "migrate",
     "schema_diff",

@@ -15,7 +15,9 @@ from typing import Any
 from sqlalchemy import Row, Select, and_, select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
-from vk_collector.errors import ErrorCode, ValidationError
+from vk_collector.errors import (
+    task_not_found,
+)
 from vk_collector.storage.engine import Database
 from vk_collector.storage.models import Comment, Group, Post, Task, TaskPost
 
@@ -91,14 +93,12 @@ def post_url(owner_id: int, post_id: int) -> str:
 
 
 async def ensure_task(db: Database, task_id: int) -> None:
-    """Raise ``ValidationError`` (``NOT_FOUND``) unless the task exists."""
+    """Raise :class:`~vk_collector.errors.NotFoundError` unless the task exists."""
     async with db.engine.connect() as connection:
         await connection.execution_options(read_only=True)
         found = await connection.scalar(select(Task.id).where(Task.id == task_id))
     if found is None:
-        raise ValidationError(
-            f"task {task_id} not found", ErrorCode.NOT_FOUND, details={"taskId": task_id}
-        )
+        raise task_not_found(task_id)
 
 
 async def _stream(

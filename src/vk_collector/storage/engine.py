@@ -159,12 +159,6 @@ class Database:
         """``read_only`` only changes locking on SQLite (see :mod:`.unit_of_work`)."""
         return UnitOfWork(self.sessionmaker, self.dialect, read_only=read_only)
 
-    async def migrate(self) -> None:
-        """Upgrade the schema to the newest revision (see :func:`migrate`)."""
-        from vk_collector.storage.migrate import migrate  # alembic loads only when needed
-
-        await migrate(self.url)
-
     async def dispose(self) -> None:
         await self.engine.dispose()
 

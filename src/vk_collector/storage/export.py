@@ -32,13 +32,13 @@ import operator
 import os
 import tempfile
 from collections.abc import AsyncGenerator, Sequence
-from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import xlsxwriter
 
+from vk_collector.clock import utc_now_iso
 from vk_collector.errors import ErrorCode, ValidationError
 from vk_collector.storage._export_rows import (
     EXPORT_COLUMNS,
@@ -175,7 +175,7 @@ async def _jsonl_chunks(db: Database, task_id: int, raw: bool) -> AsyncGenerator
 
 async def _json_chunks(db: Database, task_id: int, raw: bool) -> AsyncGenerator[bytes, None]:
     out = _TextBuffer()
-    exported_at = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    exported_at = utc_now_iso("auto")
     out.buffer.write(f'{{"taskId": {task_id}, "exportedAt": "{exported_at}", "posts": [')
     async with (
         contextlib.aclosing(comment_tuples(db, task_id)) as comments,

@@ -33,7 +33,6 @@ __all__ = [
     "alembic_config",
     "current_revision",
     "head_revision",
-    "make_revision",
     "migrate",
     "schema_diff",
 ]
@@ -152,12 +151,3 @@ async def schema_diff(url: str) -> list[Any]:
             return await connection.run_sync(_diff)
     finally:
         await engine.dispose()
-
-
-def make_revision(url: str, message: str) -> None:
-    """Developer tool: autogenerate a new revision file against a scratch database
-    at ``url`` (migrated to head first).  Review the file before committing it."""
-    asyncio.run(migrate(url))
-    config = alembic_config()
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.revision(config, message=message, autogenerate=True)

@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 __all__ = [
     "CommentData",
     "CommentRecord",
+    "GroupCommentCount",
     "GroupData",
     "GroupRecord",
     "GroupStats",
@@ -250,6 +251,16 @@ class GroupRecord:
     upload_task_id: int | None
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class GroupCommentCount:
+    """A stored community and how many stored comments its wall has."""
+
+    id: int
+    vk_id: int
+    name: str | None
+    comments: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ Every request is a POST with a form body carrying ``access_token`` and ``v``; th
 holds a secret.  A request goes: pick a token (round-robin, skipping tokens cooling down
 after error 29) -> wait for the token's rate limiter -> POST -> classify.  Transient
 failures are retried on the same token up to ``max_retries`` times with exponential backoff
-and jitter (:func:`vk_collector.vk.errors.retry_waits_enabled` makes the waits instant);
+and jitter (:func:`vk_collector.retries.set_instant_retries` makes the waits instant);
 error 6 also slows the token down for everyone; error 29 cools the token down for that
 method and moves to the next token; 27 teaches the pool that the token is a community one.
 """
@@ -42,15 +42,12 @@ from vk_collector.vk.execute import (
     CallResult,
     bounded_gather,
     build_code,
-    comments_call,
     encode_params,
     split_results,
 )
 from vk_collector.vk.models import (
-    CommentsPage,
     Group,
     GroupsLookup,
-    ResolvedName,
     WallPage,
     match_group,
 )
@@ -362,22 +359,6 @@ class VkClient:
         await self._lookup([ident], fields, token, found, [])
         return found.get(ident)
 
-    async def resolve_screen_name(
-        self, name: str, *, token: str | None = None
-    ) -> ResolvedName | None:
-        """What ``name`` points at; None when VK answers ``[]`` or 104 (not found)."""
-        try:
-            response = await self.call(
-                "utils.resolveScreenName", {"screen_name": name}, token=token
-            )
-        except VkObjectError as exc:
-            if exc.error_code == 104:
-                return None
-            raise
-        if not isinstance(response, dict) or not response:
-            return None
-        return ResolvedName.model_validate(response)
-
     async def wall_get(
         self,
         owner_id: int | None,
@@ -401,37 +382,3 @@ class VkClient:
             "fields": list(fields) if fields else None,
         }
         return WallPage.model_validate(await self.call("wall.get", params, token=token))
-
-    async def wall_get_comments(
-        self,
-        owner_id: int,
-        post_id: int,
-        *,
-        offset: int = 0,
-        count: int = 100,
-        sort: str | None = "asc",
-        need_likes: bool = True,
-        preview_length: int = 0,
-        comment_id: int | None = None,
-        start_comment_id: int | None = None,
-        thread_items_count: int = 0,
-        extended: bool = False,
-        fields: Sequence[str] | None = None,
-        token: str | None = None,
-    ) -> CommentsPage:
-        call = comments_call(
-            owner_id,
-            post_id,
-            offset=offset,
-            count=count,
-            sort=sort,
-            need_likes=need_likes,
-            preview_length=preview_length,
-            comment_id=comment_id,
-            start_comment_id=start_comment_id,
-            thread_items_count=thread_items_count,
-            extended=extended,
-            fields=fields,
-        )
-        response = await self.call(call.method, call.params, token=token)
-        return CommentsPage.model_validate(response)

@@ -36,9 +36,7 @@ from vk_collector.vk.models import Comment, CommentsPage, Post
 __all__ = [
     "PAGE_SIZE",
     "CommentBatch",
-    "fetch_post_comments",
     "fetch_recent_posts",
-    "iter_post_comments",
     "iter_posts_comments",
 ]
 
@@ -93,43 +91,6 @@ class CommentBatch:
     comments: list[Comment]
     done: bool = False
     error: VkObjectError | None = None
-
-
-async def fetch_post_comments(
-    client: VkClient,
-    owner_id: int,
-    post_id: int,
-    include_replies: bool = True,
-    *,
-    token: str | None = None,
-) -> list[Comment]:
-    """Every comment of a post (top level first, then threads); see :func:`iter_post_comments`."""
-    comments: list[Comment] = []
-    async for batch in iter_post_comments(client, owner_id, post_id, include_replies, token=token):
-        comments.extend(batch)
-    return comments
-
-
-async def iter_post_comments(
-    client: VkClient,
-    owner_id: int,
-    post_id: int,
-    include_replies: bool = True,
-    *,
-    token: str | None = None,
-) -> AsyncIterator[list[Comment]]:
-    """Yield a post's comments round by round (at most a few thousand at a time).
-
-    Raises :class:`~vk_collector.vk.errors.VkObjectError` when the post's comments cannot
-    be read (212, 15); see :func:`iter_posts_comments` for everything else.
-    """
-    async for batch in iter_posts_comments(
-        client, [(owner_id, post_id)], include_replies, token=token
-    ):
-        if batch.error is not None:
-            raise batch.error
-        if batch.comments:
-            yield batch.comments
 
 
 async def iter_posts_comments(

@@ -13,15 +13,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import random
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from tenacity import RetryCallState
 
 from vk_collector.errors import ErrorCode, ErrorSeverity, VkApiError
 from vk_collector.redaction import redact
+from vk_collector.retries import retry_waits_enabled
 
 __all__ = [
     "BATCH_CODES",
@@ -36,8 +36,6 @@ __all__ = [
     "escalate",
     "is_object_level",
     "retry_wait",
-    "retry_waits_enabled",
-    "set_retry_waits",
     "transport_error",
 ]
 
@@ -58,7 +56,6 @@ class VkObjectError(VkApiError):
     """Permanent for one object (private wall, deleted post, disabled comments, unknown group)."""
 
     default_severity = ErrorSeverity.PERMANENT
-    object_level = True
 
 
 class VkBatchError(VkApiError):
@@ -138,33 +135,14 @@ def transport_error(method: str, reason: str, cause: BaseException | None = None
     )
 
 
-_waits_enabled = True
-
-
-def set_retry_waits(enabled: bool) -> None:
-    """Process-wide: ``False`` makes every backoff wait zero (tests); limiter waits stay real."""
-    global _waits_enabled
-    _waits_enabled = enabled
-
-
-@contextlib.contextmanager
-def retry_waits_enabled(enabled: bool) -> Iterator[None]:
-    """``with retry_waits_enabled(False): ...`` makes retries instant inside the block."""
-    previous = _waits_enabled
-    set_retry_waits(enabled)
-    try:
-        yield
-    finally:
-        set_retry_waits(previous)
-
-
 def backoff_delay(attempt: int, base_s: float, max_s: float, error_code: int = 0) -> float:
-    """Seconds to wait before retry number ``attempt`` (1-based); 0.0 when waits are off.
+    """Seconds to wait before retry number ``attempt`` (1-based); 0.0 when retries are
+    instant (:mod:`vk_collector.retries`).
 
     Exponential from ``base_s`` capped at ``max_s`` plus up to ``base_s`` of jitter.  Error 6
     waits at least 1 s, error 9 (flood control) at least ``max_s``.
     """
-    if not _waits_enabled:
+    if not retry_waits_enabled():
         return 0.0
     seconds = min(max_s, base_s * 2.0 ** max(0, attempt - 1)) + random.uniform(0, base_s)
     if error_code == FLOOD_CONTROL:

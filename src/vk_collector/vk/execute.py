@@ -57,11 +57,6 @@ class CallResult:
     def ok(self) -> bool:
         return self.error is None
 
-    def unwrap(self) -> Any:
-        if self.error is not None:
-            raise self.error
-        return self.value
-
 
 def encode_param(value: Any) -> str:
     """VK's form encoding: lists comma-joined, booleans 1/0, mappings as JSON."""

@@ -17,7 +17,6 @@ __all__ = [
     "GroupsLookup",
     "Likes",
     "Post",
-    "ResolvedName",
     "WallPage",
     "match_group",
 ]
@@ -57,16 +56,6 @@ class GroupsLookup(_VkModel):
         for group in self.found.values():
             seen.setdefault(group.id, group)
         return list(seen.values())
-
-
-class ResolvedName(_VkModel):
-    object_id: int
-    type: str
-    group_id: int | None = None
-
-    @property
-    def is_community(self) -> bool:
-        return self.type in {"group", "page", "event"}
 
 
 class Counter(_VkModel):

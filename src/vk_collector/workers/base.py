@@ -1,8 +1,8 @@
-"""The worker contract of the seed and the one base class every queue worker uses.
+"""The one base class every queue worker uses.
 
-:class:`BaseWorker` is the protocol the queue service manages (start, stop, pause,
-resume, status, health).  :class:`QueueWorker` implements it around a bullmq
-``Worker``:
+:class:`QueueWorker` implements the worker contract the queue service manages
+(:class:`~vk_collector.queue.worker_contract.BaseWorker`: start, stop, pause, resume,
+status, health) around a bullmq ``Worker``:
 
 * options come from the queue's configuration (:mod:`vk_collector.queue.config`);
 * ``stop()`` lets active jobs finish for ``shutdown_timeout_s``; jobs still running
@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import socket
 import time
 import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+from typing import Any, ClassVar
 
 import redis.asyncio as aioredis
 import structlog
@@ -36,70 +35,26 @@ from bullmq import Job, UnrecoverableError, Worker
 from vk_collector.cancellation import cancel_until_done
 from vk_collector.errors import ErrorSeverity, VkCollectorError
 from vk_collector.queue.config import QueueConfig, QueueName, bullmq_connection
+from vk_collector.queue.keys import heartbeat_key
+from vk_collector.queue.worker_contract import (
+    BaseWorker,
+    Heartbeat,
+    WorkerHealthCheck,
+    WorkerStatus,
+    write_heartbeat,
+)
 from vk_collector.redaction import redact
 from vk_collector.redis_clients import reconnect_promptly, redis_client
 from vk_collector.settings import Settings
 
-__all__ = [
-    "BaseWorker",
-    "QueueWorker",
-    "WorkerHealthCheck",
-    "WorkerStatus",
-    "heartbeat_pattern",
-]
+# BaseWorker, WorkerStatus and WorkerHealthCheck are re-exported for callers that
+# import them from here; their home is vk_collector.queue.worker_contract.
+__all__ = ["BaseWorker", "QueueWorker", "WorkerHealthCheck", "WorkerStatus"]
 
 log = structlog.get_logger(__name__)
 
 _RUN_TASK_STOP_S = 3.0
 _SETTLE_ROUNDS = 100
-
-
-@dataclass(frozen=True)
-class WorkerStatus:
-    is_running: bool
-    is_paused: bool
-    concurrency: int
-    queue_name: str
-
-
-@dataclass(frozen=True)
-class WorkerHealthCheck:
-    status: Literal["healthy", "unhealthy"]
-    details: dict[str, Any]
-    error: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"status": self.status, "details": self.details}
-        if self.error:
-            data["error"] = self.error
-        return data
-
-
-@runtime_checkable
-class BaseWorker(Protocol):
-    """What the queue service needs of a worker (the seed's ``BaseWorker``)."""
-
-    @property
-    def worker_id(self) -> str: ...
-
-    @property
-    def queue_name(self) -> str: ...
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    async def pause(self) -> None: ...
-
-    async def resume(self) -> None: ...
-
-    def get_status(self) -> WorkerStatus: ...
-
-    async def health_check(self) -> WorkerHealthCheck: ...
-
-
-def heartbeat_pattern(prefix: str, queue_name: str = "*") -> str:
-    return f"{prefix}:vkc:heartbeat:{queue_name}:*"
 
 
 @dataclass
@@ -329,7 +284,7 @@ class QueueWorker(ABC):
 
     @property
     def heartbeat_key(self) -> str:
-        return f"{self.settings.queues.prefix}:vkc:heartbeat:{self.queue_name}:{self._id}"
+        return heartbeat_key(self.settings.queues.prefix, self.queue_name, self._id)
 
     def _details(self, status: WorkerStatus) -> dict[str, Any]:
         worker = self._worker
@@ -351,9 +306,9 @@ class QueueWorker(ABC):
         client = self._heartbeat_client
         if client is None:
             return
-        payload = {**self._details(self.get_status()), "lastHeartbeat": time.time()}
-        ttl_ms = int(self.settings.queues.heartbeat_ttl_s * 1000)
-        await client.set(self.heartbeat_key, json.dumps(payload), px=ttl_ms)
+        beat = Heartbeat(self._details(self.get_status()), last_heartbeat=time.time())
+        queues = self.settings.queues
+        await write_heartbeat(client, queues.prefix, beat, queues.heartbeat_ttl_s)
 
     async def _heartbeat_loop(self) -> None:
         # Stopped through an event, not cancellation: redis-py can swallow a

@@ -17,7 +17,7 @@ from bullmq import Job
 from vk_collector.errors import (
     ErrorCode,
     ErrorSeverity,
-    ValidationError,
+    NotFoundError,
     VkCollectorError,
     WorkerError,
 )
@@ -35,9 +35,9 @@ async def failing_task(
 ) -> AsyncIterator[None]:
     try:
         await tasks.get(task_id)
-    except ValidationError as exc:
+    except NotFoundError as exc:
         raise WorkerError(
-            f"task {task_id} not found",
+            exc.message,
             ErrorCode.TASK_NOT_FOUND,
             severity=ErrorSeverity.PERMANENT,
             cause=exc,

@@ -16,9 +16,9 @@ from vk_collector.errors import ErrorCode, ValidationError
 from vk_collector.pipelines import CollectRequest
 from vk_collector.settings import Settings
 from vk_collector.storage import GroupData
-from vk_collector.vk.emulator import EmulatorServer
+from vk_emulator import EmulatorServer
 
-from pipeline_support import pipeline_settings
+from support.pipelines import pipeline_settings, running
 
 MAX_BYTES = 10 * 1024 * 1024
 
@@ -27,10 +27,8 @@ MAX_BYTES = 10 * 1024 * 1024
 async def runtime(
     settings: Settings, redis_url: str, emulator: EmulatorServer
 ) -> AsyncIterator[Runtime]:
-    rt = Runtime.create(pipeline_settings(settings, emulator), redis_url, with_workers=False)
-    await rt.start()
-    yield rt
-    await rt.close()
+    async with running(pipeline_settings(settings, emulator), redis_url, with_workers=False) as rt:
+        yield rt
 
 
 async def assert_nothing_changed(runtime: Runtime) -> None:
@@ -98,16 +96,6 @@ async def test_exactly_ten_megabytes_is_accepted(runtime: Runtime) -> None:
     assert [str(ref) for ref in upload.parsed.identifiers] == ["1"]
     counts = await runtime.queue.get_job_counts_by_queue()
     assert counts["queues"]["process-groups"]["waiting"] == 1
-
-
-async def test_bad_manual_identifiers_are_refused(runtime: Runtime) -> None:
-    with pytest.raises(ValidationError) as err:
-        await runtime.pipelines.add_groups(["", "  ", "# only a comment"])
-    assert "no identifiers" in err.value.message
-    with pytest.raises(ValidationError) as err:
-        await runtime.pipelines.add_groups(["id42", "not a community!"])
-    assert "no valid community identifier" in err.value.message
-    await assert_nothing_changed(runtime)
 
 
 async def test_an_unknown_task_id_is_not_found(runtime: Runtime) -> None:

@@ -11,10 +11,10 @@ from vk_collector.bootstrap import Runtime
 from vk_collector.errors import ErrorCode, ValidationError
 from vk_collector.settings import Settings
 from vk_collector.storage import TaskStatus
-from vk_collector.vk.emulator import EmulatorServer
+from vk_emulator import EmulatorServer
 
-from pipeline_support import pipeline_settings
-from polling import eventually
+from support.pipelines import pipeline_settings
+from support.polling import eventually
 
 # 2,000 identifiers at 2 requests/s: four groups.getById batches, about two seconds
 SLOW_FILE = "\n".join(str(900_000 + i) for i in range(2000)).encode()

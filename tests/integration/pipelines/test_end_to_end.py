@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from sqlalchemy import text
 
 from vk_collector.bootstrap import Runtime
 from vk_collector.errors import ErrorCode, ValidationError
 from vk_collector.pipelines import CollectRequest
-from vk_collector.settings import Settings
 from vk_collector.storage import TaskStatus
-from vk_collector.vk.emulator import EmulatorServer
+from vk_emulator import EmulatorServer
 
-from pipeline_support import expected_comments, pipeline_settings, wait_finished
+from support.pipelines import expected_comments, wait_finished
 
 GROUPS_FILE = "\n".join(
     [
@@ -30,16 +27,6 @@ GROUPS_FILE = "\n".join(
         "club1",  # duplicate of line 2
     ]
 ).encode()
-
-
-@pytest.fixture
-async def runtime(
-    settings: Settings, redis_url: str, emulator: EmulatorServer
-) -> AsyncIterator[Runtime]:
-    rt = Runtime.create(pipeline_settings(settings, emulator), redis_url, with_workers=True)
-    await rt.start()
-    yield rt
-    await rt.close()
 
 
 async def stored_comments(runtime: Runtime) -> list[tuple[int, int, int | None, str, bool]]:

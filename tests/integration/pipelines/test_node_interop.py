@@ -6,11 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 
-import pytest
-
-from fixtures_node import NodeInterop
 from vk_collector.bootstrap import Runtime
 from vk_collector.queue.jobs import (
     ProcessGroupsJobData,
@@ -23,9 +19,10 @@ from vk_collector.queue.jobs import (
 from vk_collector.queue.service import QueueService
 from vk_collector.settings import Settings
 from vk_collector.storage import GroupData, TaskStatus, TaskType
-from vk_collector.vk.emulator import EmulatorServer
+from vk_emulator import EmulatorServer
 
-from pipeline_support import expected_comments, pipeline_settings, wait_finished
+from support.node import NodeInterop
+from support.pipelines import expected_comments, wait_finished
 
 STAGES = {"starting", "fetching_posts", "fetching_comments", "saving_data", "completing"}
 RESULT_KEYS = {
@@ -38,16 +35,6 @@ RESULT_KEYS = {
     "processingTime",
     "finalStatus",
 }
-
-
-@pytest.fixture
-async def runtime(
-    settings: Settings, redis_url: str, emulator: EmulatorServer
-) -> AsyncIterator[Runtime]:
-    rt = Runtime.create(pipeline_settings(settings, emulator), redis_url, with_workers=True)
-    await rt.start()
-    yield rt
-    await rt.close()
 
 
 async def test_a_node_job_without_groups_is_collected_from_our_task_record(

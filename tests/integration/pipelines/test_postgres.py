@@ -9,9 +9,9 @@ from vk_collector.bootstrap import Runtime
 from vk_collector.pipelines import CollectRequest
 from vk_collector.settings import DatabaseSettings, Settings
 from vk_collector.storage import TaskStatus
-from vk_collector.vk.emulator import EmulatorServer
+from vk_emulator import EmulatorServer
 
-from pipeline_support import expected_comments, pipeline_settings, wait_finished
+from support.pipelines import expected_comments, pipeline_settings, wait_finished
 
 
 @pytest.mark.postgres

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import signal
@@ -26,14 +25,14 @@ from sqlalchemy import text
 
 from vk_collector.bootstrap import Runtime
 from vk_collector.pipelines import CollectRequest
+from vk_collector.retries import instant_retries
 from vk_collector.settings import DatabaseSettings, Settings
 from vk_collector.storage import GroupData, TaskRecord, TaskStatus
-from vk_collector.vk.emulator import EmulatorServer, FaultConfig
-from vk_collector.vk.errors import retry_waits_enabled
+from vk_emulator import EmulatorServer, FaultConfig
 
-from fixtures_emulator import EmulatorFactory
-from pipeline_support import expected_comments, pipeline_settings, wait_finished
-from polling import eventually
+from support.emulator import EmulatorFactory
+from support.pipelines import expected_comments, pipeline_settings, running, wait_finished
+from support.polling import eventually
 
 OPEN_GROUPS = [1, 2, 3, 4, 5, 11, 12, 13, 14, 15]
 FAILING_GROUPS = [6, 10]  # a closed wall and a disabled one: recorded as community errors
@@ -55,16 +54,6 @@ class Stored:
     posts: list[Row]
     comments: list[Row]
     result: dict[str, Any]
-
-
-@contextlib.asynccontextmanager
-async def running(settings: Settings, redis_url: str, **options: Any) -> AsyncIterator[Runtime]:
-    runtime = Runtime.create(settings, redis_url, **options)
-    await runtime.start()
-    try:
-        yield runtime
-    finally:
-        await runtime.close()
 
 
 def variant(settings: Settings, name: str) -> Settings:
@@ -144,7 +133,7 @@ async def test_twenty_percent_transient_faults_change_nothing_that_is_stored(
     )
     # the same dataset (same seed and anchor hour) as the fault-free session emulator
     faulty = emulator_factory(faults=faults, anchor_time=emulator.dataset.anchor_time)
-    with retry_waits_enabled(False):
+    with instant_retries():
         reference = await reference_run(settings, redis_url, emulator)
         fault_settings = pipeline_settings(settings, faulty, rps_user=FAST_RPS)
         async with running(fault_settings, redis_url, with_workers=True) as runtime:

@@ -18,8 +18,8 @@ from vk_collector.queue.config import QueueName
 from vk_collector.queue.service import QueueService
 from vk_collector.settings import QueuesSettings, RedisSettings, Settings
 
-from polling import eventually
-from queue_support import ScriptedWorker, groups_job
+from support.polling import eventually
+from support.queues import ScriptedWorker, groups_job
 
 PG = QueueName.PROCESS_GROUPS.value
 TESTS_DIR = Path(__file__).resolve().parents[2]
@@ -87,7 +87,7 @@ async def test_backlog_over_the_threshold_is_reported(settings: Settings, redis_
 
 WORKER_SCRIPT = """
 import asyncio, sys
-from queue_support import ScriptedWorker
+from support.queues import ScriptedWorker
 from vk_collector.log import configure
 from vk_collector.settings import QueuesSettings, RedisSettings, Settings
 

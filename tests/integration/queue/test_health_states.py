@@ -22,10 +22,10 @@ from vk_collector.queue.config import QueueName
 from vk_collector.queue.health import HealthCheckResult
 from vk_collector.queue.service import QueueService
 from vk_collector.settings import Settings
-from vk_collector.vk.emulator import EmulatorServer
+from vk_emulator import EmulatorServer
 
-from polling import eventually
-from queue_support import ScriptedWorker, groups_job
+from support.polling import eventually
+from support.queues import ScriptedWorker, groups_job
 
 VK = QueueName.VK_COLLECT.value
 PG = QueueName.PROCESS_GROUPS.value
@@ -238,7 +238,7 @@ def _processed(worker: ScriptedWorker, n: int) -> bool:
 
 BLOCKING_WORKER = """
 import asyncio, sys
-from queue_support import ScriptedWorker
+from support.queues import ScriptedWorker
 from vk_collector.log import configure
 from vk_collector.queue.config import QueueName
 from vk_collector.settings import QueuesSettings, RedisSettings, Settings

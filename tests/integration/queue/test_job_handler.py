@@ -2,12 +2,12 @@
 
 ``FlakyQueue`` wraps a real bullmq queue and fails its first adds with a connection
 error, the way a Redis failover looks to a client.  Retry waits are switched off
-through the handler's ``RETRY_WAITS`` switch, not by patching sleeps.
+through the ``instant_retries`` marker (vk_collector.retries), not by patching sleeps.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -17,7 +17,9 @@ from bullmq import Job, Queue
 from vk_collector.errors import ErrorCode, QueueError, ValidationError
 from vk_collector.queue.config import QueueName, queue_configs
 from vk_collector.queue.init_handler import QueueInitHandler, QueueResources
-from vk_collector.queue.job_handler import RETRY_WAITS, QueueJobHandler
+from vk_collector.queue.job_handler import QueueJobHandler
+from vk_collector.queue.job_info import JobInfo
+from vk_collector.redaction import register_secret
 from vk_collector.settings import Settings
 
 PG = QueueName.PROCESS_GROUPS.value
@@ -39,11 +41,7 @@ class FlakyQueue:
         return getattr(self._queue, item)
 
 
-@pytest.fixture(autouse=True)
-def instant_retries() -> Iterator[None]:
-    RETRY_WAITS.enabled = False
-    yield
-    RETRY_WAITS.enabled = True
+pytestmark = pytest.mark.instant_retries  # enqueue retry waits are zero
 
 
 @pytest.fixture
@@ -189,3 +187,31 @@ async def test_bulk_add_validates_everything_before_adding_anything(
 
     assert [j.id for j in jobs] == ["process-groups-1", "process-groups-2"]
     assert await resources.queues[PG].getJobCounts("waiting") == {"waiting": 2}
+
+
+async def test_job_info_reads_a_job_once_and_redacts_what_people_see(
+    resources: QueueResources, settings: Settings
+) -> None:
+    secret = "job-info-secret-token-0123456789"
+    register_secret(secret)
+    data = {"taskId": 5, "metadata": {"note": f"uses {secret}"}}
+    queue = resources.queues["vk-collect"]
+    job = await queue.add("vk-collect", data, {"jobId": "vk-collect-5", "attempts": 4})
+    await job.updateProgress({"message": f"token {secret}", "percentage": 10})
+
+    found = await QueueJobHandler(resources, settings.queues).get_job("vk-collect-5")
+    assert found is not None
+    info = JobInfo.of(found, "waiting")
+
+    assert (info.id, info.queue, info.state, info.attempts_made, info.attempts) == (
+        "vk-collect-5",
+        "vk-collect",
+        "waiting",
+        0,
+        4,
+    )
+    assert info.timestamp is not None
+    assert info.processed_on is None
+    assert secret not in repr(info)
+    assert info.data["metadata"]["note"].startswith("uses ")
+    assert info.progress["percentage"] == 10

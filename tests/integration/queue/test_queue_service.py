@@ -15,8 +15,8 @@ from vk_collector.queue.config import QueueName
 from vk_collector.queue.service import QueueService
 from vk_collector.settings import Settings
 
-from polling import eventually
-from queue_support import ScriptedWorker, groups_job
+from support.polling import eventually
+from support.queues import ScriptedWorker, groups_job
 
 PG = QueueName.PROCESS_GROUPS.value
 

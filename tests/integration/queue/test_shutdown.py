@@ -8,7 +8,7 @@ import time
 from vk_collector.queue.service import QueueService
 from vk_collector.settings import Settings
 
-from queue_support import ScriptedWorker, groups_job
+from support.queues import ScriptedWorker, groups_job
 
 
 async def test_workers_stop_together_and_hand_back_their_jobs(

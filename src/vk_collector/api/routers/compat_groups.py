@@ -16,13 +16,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends
 from pydantic import Field
-from sqlalchemy import func, select
 
 from vk_collector.api.deps import MAX_ID, ApiKey, DbDep, RequestId, TaskIdPath, require_json
-from vk_collector.api.envelope import ApiModel, Envelope, envelope, utc_now
-from vk_collector.errors import ErrorCode, ValidationError
+from vk_collector.api.envelope import ApiModel, Envelope, envelope
+from vk_collector.clock import utc_now_iso
+from vk_collector.errors import (
+    NotFoundError,
+)
 from vk_collector.storage import TaskType
-from vk_collector.storage.models import Comment, Group
 
 __all__ = ["router", "stats_router"]
 
@@ -90,7 +91,7 @@ async def delete_batch(
         deleted_group_ids=wanted,
         deleted_count=deleted,
         requested_count=len(wanted),
-        deleted_at=utc_now(),
+        deleted_at=utc_now_iso(),
     )
     return envelope(out, request_id, f"{deleted} of {len(wanted)} groups deleted")
 
@@ -105,7 +106,7 @@ async def delete_all(db: DbDep, request_id: RequestId) -> Envelope[AllDeletedOut
     async with db.unit_of_work() as uow:
         deleted = await uow.groups.delete_all()
         await uow.commit()
-    out = AllDeletedOut(deleted_count=deleted, deleted_at=utc_now())
+    out = AllDeletedOut(deleted_count=deleted, deleted_at=utc_now_iso())
     return envelope(out, request_id, f"{deleted} groups deleted")
 
 
@@ -114,19 +115,15 @@ async def summary(db: DbDep, request_id: RequestId) -> Envelope[SummaryOut]:
     async with db.unit_of_work(read_only=True) as uow:
         stats = await uow.groups.stats()
         comments = await uow.comments.count()
-        commented = await uow.session.scalar(
-            select(func.count(func.distinct(Comment.owner_id))).where(
-                Comment.owner_id.in_(select(-Group.vk_id))
-            )
-        )
+        commented = await uow.groups.count_with_comments()
     out = SummaryOut(
         total_groups=stats.total,
         active_groups=stats.valid,
         inactive_groups=stats.invalid,
-        groups_with_comments=int(commented or 0),
+        groups_with_comments=commented,
         total_comments=comments,
         average_comments_per_group=round(comments / stats.total, 2) if stats.total else 0.0,
-        last_updated=utc_now(),
+        last_updated=utc_now_iso(),
     )
     return envelope(out, request_id)
 
@@ -134,22 +131,17 @@ async def summary(db: DbDep, request_id: RequestId) -> Envelope[SummaryOut]:
 @stats_router.get("/activity", response_model=Envelope[ActivityOut], summary="Group activity")
 async def activity(db: DbDep, request_id: RequestId) -> Envelope[ActivityOut]:
     """Communities ranked by stored comments (ten most, ten least, ten newest)."""
-    per_group = (
-        select(Group.id, Group.vk_id, Group.name, func.count(Comment.id).label("comments"))
-        .outerjoin(Comment, Comment.owner_id == -Group.vk_id)
-        .group_by(Group.id, Group.vk_id, Group.name)
-    )
     async with db.unit_of_work(read_only=True) as uow:
-        rows = (await uow.session.execute(per_group)).all()
+        rows = await uow.groups.comment_counts()
         newest = await uow.groups.list(limit=10, sort_by="created_at", sort_order="desc")
         stats = await uow.groups.stats()
-    ranked = sorted(
-        ({"id": r.id, "vkId": r.vk_id, "name": r.name, "comments": int(r.comments)} for r in rows),
-        key=lambda g: (-g["comments"], g["id"]),
-    )
-    counts = [g["comments"] for g in ranked]
+    ordered = sorted(rows, key=lambda r: (-r.comments, r.id))
+    ranked = [
+        {"id": r.id, "vkId": r.vk_id, "name": r.name, "comments": r.comments} for r in ordered
+    ]
+    counts = [r.comments for r in ordered]
     out = ActivityOut(
-        most_active_groups=[g for g in ranked if g["comments"] > 0][:10],
+        most_active_groups=[g for g, c in zip(ranked, counts, strict=True) if c > 0][:10],
         least_active_groups=list(reversed(ranked))[:10],
         recently_added_groups=[
             {"id": g.id, "vkId": g.vk_id, "name": g.name, "uploadedAt": g.created_at.isoformat()}
@@ -162,7 +154,7 @@ async def activity(db: DbDep, request_id: RequestId) -> Envelope[ActivityOut]:
             "low": sum(1 for c in counts if 0 < c < 10),
             "none": stats.invalid + sum(1 for c in counts if c == 0),
         },
-        generated_at=utc_now(),
+        generated_at=utc_now_iso(),
     )
     return envelope(out, request_id)
 
@@ -178,9 +170,8 @@ async def stats_for_task(
     async with db.unit_of_work(read_only=True) as uow:
         task = await uow.tasks.get(task_id)
         if task is None or task.type is not TaskType.PROCESS_GROUPS:
-            raise ValidationError(
+            raise NotFoundError(
                 f"no upload task {task_id}; see GET /api/tasks for the ids",
-                ErrorCode.NOT_FOUND,
                 details={"taskId": task_id},
             )
         stats = await uow.groups.stats(upload_task_id=task_id)

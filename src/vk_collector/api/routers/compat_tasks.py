@@ -36,9 +36,13 @@ from vk_collector.api.deps import (
     require_json,
 )
 from vk_collector.api.envelope import ApiModel, Envelope, envelope
-from vk_collector.errors import ErrorCode, ValidationError
+from vk_collector.errors import (
+    ConflictError,
+)
 from vk_collector.pipelines import CollectRequest
+from vk_collector.queue.config import QueueName
 from vk_collector.queue.jobs import VkCollectJobData, VkCollectMetadata, VkCollectOptions
+from vk_collector.queue.keys import job_id
 from vk_collector.storage import TaskStatus, TaskType
 
 __all__ = ["collect_router", "comments_router", "tasks_router", "vk_router"]
@@ -149,20 +153,18 @@ async def _start(task_id: int, tasks: TasksDep, queue: QueueDep) -> StartedOut:
     task = await tasks.get(task_id)
     groups = task.parameters.get("groups") or []
     if task.type is not TaskType.FETCH_COMMENTS or not groups:
-        raise ValidationError(
+        raise ConflictError(
             f"task {task_id} names no communities, so there is nothing to collect; "
             "start a collection with POST /api/tasks/collect",
-            ErrorCode.CONFLICT,
             details={"taskId": task_id},
         )
     if task.status is TaskStatus.COMPLETED:
-        raise ValidationError(
+        raise ConflictError(
             f"task {task_id} is already completed; start a new collection instead",
-            ErrorCode.CONFLICT,
             details={"taskId": task_id},
         )
-    job_id = f"vk-collect-{task_id}"
-    job = await queue.get_job(job_id)
+    vk_job_id = job_id(QueueName.VK_COLLECT, task_id)
+    job = await queue.get_job(vk_job_id)
     queued = False
     if job is None:
         options = VkCollectOptions.model_validate(task.parameters.get("options") or {})
@@ -170,7 +172,7 @@ async def _start(task_id: int, tasks: TasksDep, queue: QueueDep) -> StartedOut:
         await queue.add_vk_collect_job(data, task_id)
         queued = True
     elif await queue.get_job_state(job) == "failed":
-        await queue.retry_job(job_id)
+        await queue.retry_job(vk_job_id)
         queued = True
     return StartedOut(
         task_id=task_id, status=task.status, started_at=task.started_at, queued=queued

@@ -23,8 +23,9 @@ from fastapi import APIRouter, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from vk_collector.api.deps import QueueDep, TaskIdPath, TasksDep
-from vk_collector.api.schemas import job_id_for, queue_for, task_out
+from vk_collector.api.schemas import job_id_for, task_out
 from vk_collector.errors import ValidationError
+from vk_collector.pipelines import queue_for
 from vk_collector.queue.service import QueueService
 from vk_collector.redaction import redact, redact_value
 from vk_collector.storage import TaskRecord, TaskStatus

@@ -35,7 +35,11 @@ from vk_collector.api.envelope import (
 from vk_collector.api.errors import ApiError
 from vk_collector.api.limits import Slots
 from vk_collector.api.schemas import Progress, progress_of
-from vk_collector.errors import ErrorCode, ValidationError
+from vk_collector.errors import (
+    ErrorCode,
+    NotFoundError,
+    ValidationError,
+)
 from vk_collector.redaction import redact_value
 from vk_collector.storage import GroupRecord, GroupStatus, TaskStatus, TaskType
 
@@ -237,7 +241,7 @@ async def upload_groups(
     if media != "multipart/form-data":
         raise ApiError(
             415,
-            "UNSUPPORTED_MEDIA_TYPE",
+            ErrorCode.UNSUPPORTED_MEDIA_TYPE,
             "send the groups file as multipart/form-data in a part named 'file'"
             f" (got {media or 'no content type'!r})",
         )
@@ -314,9 +318,8 @@ async def upload_status(
 ) -> Envelope[UploadStatusOut]:
     task = await tasks.get(task_id)
     if task.type is not TaskType.PROCESS_GROUPS:
-        raise ValidationError(
+        raise NotFoundError(
             f"task {task_id} is a {task.type.value} task, not an upload; see /api/tasks/{task_id}",
-            ErrorCode.NOT_FOUND,
         )
     details = redact_value(list(task.errors or []))
     out = UploadStatusOut(
@@ -373,7 +376,7 @@ async def delete_group(
 ) -> Envelope[DeletedOut]:
     async with db.unit_of_work() as uow:
         if not await uow.groups.delete(group_id):
-            raise ValidationError(f"group {group_id} not found", ErrorCode.NOT_FOUND)
+            raise NotFoundError(f"group {group_id} not found")
         await uow.commit()
     return envelope(DeletedOut(deleted=1, requested=1), request_id, f"group {group_id} deleted")
 

@@ -17,8 +17,9 @@ from fastapi.responses import JSONResponse
 
 from vk_collector import __version__
 from vk_collector.api.deps import DbDep, QueueDep, RequestId, SettingsDep
-from vk_collector.api.envelope import ApiModel, Envelope, envelope, utc_now
+from vk_collector.api.envelope import ApiModel, Envelope, envelope
 from vk_collector.api.security import api_key_accepted
+from vk_collector.clock import utc_now_iso
 from vk_collector.queue.health import STATUS_ORDER, HealthStatus
 from vk_collector.storage import Database
 
@@ -49,7 +50,7 @@ class DetailedHealth(ApiModel):
 @router.get("", response_model=Envelope[Liveness], summary="Liveness: the process answers")
 async def liveness(request_id: RequestId) -> Envelope[Liveness]:
     return envelope(
-        Liveness(status="healthy", timestamp=utc_now(), version=__version__), request_id
+        Liveness(status="healthy", timestamp=utc_now_iso(), version=__version__), request_id
     )
 
 

@@ -12,10 +12,10 @@ from vk_collector.api.deps import ApiKey, QueueDep, RequestId
 from vk_collector.api.envelope import ApiModel, Envelope, envelope
 from vk_collector.api.errors import ApiError
 from vk_collector.errors import ErrorCode, QueueError
-from vk_collector.queue.config import JOB_ID_PATTERN, QueueName
-from vk_collector.queue.job_handler import JOB_STATES
+from vk_collector.queue.config import JOB_ID_PATTERN, JOB_STATES, QueueName
+from vk_collector.queue.job_info import JobInfo, JobSummary
 from vk_collector.queue.service import QueueService
-from vk_collector.redaction import redact, redact_value
+from vk_collector.redaction import redact_value
 
 __all__ = ["router"]
 
@@ -52,49 +52,9 @@ class WorkersActionOut(ApiModel):
     paused: bool
 
 
-class JobOut(ApiModel):
-    id: str
-    name: str
-    queue: str
-    state: str
-    attempts_made: int
-    attempts: int
-    progress: Any = None
-    timestamp: int | None = None
-    processed_on: int | None = None
-    finished_on: int | None = None
-    failed_reason: str | None = None
-
-
-class JobDetailOut(JobOut):
-    data: Any = None
-    return_value: Any = None
-    stacktrace: list[str] = []
-
-
 class JobActionOut(ApiModel):
     id: str
     action: str
-
-
-def _millis(value: Any) -> int | None:
-    return int(value) if value else None
-
-
-def _job_out(job: Job, state: str) -> dict[str, Any]:
-    return {
-        "id": str(job.id),
-        "name": str(job.name),
-        "queue": str(job.queue.name),
-        "state": state,
-        "attempts_made": int(job.attemptsMade or 0),
-        "attempts": int(job.opts.get("attempts") or 1),
-        "progress": redact_value(job.progress),
-        "timestamp": _millis(job.timestamp),
-        "processed_on": _millis(job.processedOn),
-        "finished_on": _millis(job.finishedOn),
-        "failed_reason": redact(job.failedReason) if job.failedReason else None,
-    }
 
 
 @router.get("/queues", response_model=Envelope[list[QueueOut]], summary="Queues at a glance")
@@ -148,12 +108,12 @@ async def resume_workers(queue: QueueDep, request_id: RequestId) -> Envelope[Wor
 
 async def _jobs_in(
     queue: QueueService, state: str, queue_name: str | None, start: int, end: int
-) -> list[dict[str, Any]]:
+) -> list[JobSummary]:
     jobs = await queue.get_jobs(state, queue_name, start, end)
-    return [_job_out(job, state) for job in jobs if job is not None]
+    return [JobSummary.of(job, state) for job in jobs if job is not None]
 
 
-@router.get("/jobs", response_model=Envelope[list[JobOut]], summary="Jobs by state and queue")
+@router.get("/jobs", response_model=Envelope[list[JobSummary]], summary="Jobs by state and queue")
 async def list_jobs(
     queue: QueueDep,
     request_id: RequestId,
@@ -174,12 +134,12 @@ async def list_jobs(
             description="Inclusive; -1 = up to 1000; below start: an empty list",
         ),
     ] = 49,
-) -> Envelope[list[JobOut]]:
+) -> Envelope[list[JobSummary]]:
     status = status or None
     if status is not None and status not in JOB_STATES:
         raise ApiError(
             400,
-            "INVALID_INPUT",
+            ErrorCode.INVALID_INPUT,
             f"status: unknown job state {status!r}; use one of {', '.join(JOB_STATES)}",
             {"fields": [{"field": "status", "in": "query", "message": "unknown job state"}]},
         )
@@ -189,7 +149,7 @@ async def list_jobs(
         return envelope([], request_id)
     states = [status] if status else list(JOB_STATES)
     found = await asyncio.gather(*(_jobs_in(queue, s, queue_name, start, end) for s in states))
-    out = [JobOut.model_validate(job) for jobs in found for job in jobs]
+    out = [job for jobs in found for job in jobs]
     return envelope(out, request_id)
 
 
@@ -200,20 +160,11 @@ async def _find(queue: QueueService, job_id: str) -> Job:
     return job
 
 
-@router.get("/jobs/{job_id}", response_model=Envelope[JobDetailOut], summary="One job")
-async def get_job(
-    job_id: JobIdPath, queue: QueueDep, request_id: RequestId
-) -> Envelope[JobDetailOut]:
+@router.get("/jobs/{job_id}", response_model=Envelope[JobInfo], summary="One job")
+async def get_job(job_id: JobIdPath, queue: QueueDep, request_id: RequestId) -> Envelope[JobInfo]:
     job = await _find(queue, job_id)
     state = await queue.get_job_state(job)
-    out = JobDetailOut.model_validate(
-        {
-            **_job_out(job, state),
-            "data": redact_value(job.data),
-            "return_value": redact_value(job.returnvalue),
-            "stacktrace": [redact(str(line)) for line in (job.stacktrace or [])][-10:],
-        }
-    )
+    out = JobInfo.of(job, state)
     return envelope(out, request_id)
 
 

@@ -7,14 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
-from sqlalchemy import distinct, func, select
 
 from vk_collector.api.deps import MAX_VK_ID, DbDep, RequestId, TaskIdPath, TasksDep
-from vk_collector.api.envelope import ApiModel, Envelope, ErrorEnvelope, envelope, utc_now
+from vk_collector.api.envelope import ApiModel, Envelope, ErrorEnvelope, envelope
 from vk_collector.api.limits import Slots, SlotStreamingResponse
-from vk_collector.storage import CommentRecord, PostRecord
-from vk_collector.storage.export import ExportFormat, export_chunks
-from vk_collector.storage.models import TaskPost
+from vk_collector.clock import utc_now_iso
+from vk_collector.storage import CommentRecord, ExportFormat, PostRecord, export_chunks
 
 __all__ = ["router"]
 
@@ -181,16 +179,14 @@ async def summary(
     async with db.unit_of_work(read_only=True) as uow:
         posts = await uow.posts.count_for_task(task_id)
         comments = await uow.comments.count_for_task(task_id)
-        groups = await uow.session.scalar(
-            select(func.count(distinct(TaskPost.owner_id))).where(TaskPost.task_id == task_id)
-        )
+        groups = await uow.posts.count_walls_for_task(task_id)
     out = SummaryOut(
         task_id=task_id,
         total_comments=comments,
         total_posts=posts,
-        total_groups=int(groups or 0),
+        total_groups=groups,
         average_comments_per_post=round(comments / posts, 2) if posts else 0.0,
-        generated_at=utc_now(),
+        generated_at=utc_now_iso(),
     )
     return envelope(out, request_id)
 

@@ -3,11 +3,10 @@ two rows.  A comment's post must be stored first (composite foreign key)."""
 
 from __future__ import annotations
 
-import builtins
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Row, and_, func, select, tuple_
+from sqlalchemy import Row, and_, func, select
 
 from vk_collector.storage.models import Comment, TaskPost, utcnow
 from vk_collector.storage.records import CommentData, CommentRecord, Page, from_unix
@@ -164,28 +163,3 @@ class CommentRepository(Repository):
             .offset(offset)
         )
         return Page([comment_record(row) for row in rows], total, offset, limit)
-
-    async def iter_for_task(
-        self, task_id: int, *, chunk_size: int = 1000
-    ) -> AsyncIterator[builtins.list[CommentRecord]]:
-        """The task's comments in chunks, ordered by ``(owner_id, post_id, comment_id)``
-        (keyset pagination: each chunk is one indexed query, memory stays flat)."""
-        after: tuple[int, int, int] | None = None
-        while True:
-            query = (
-                select(*_COLUMNS)
-                .join(TaskPost, _JOIN_TASK)
-                .where(TaskPost.task_id == task_id)
-                .order_by(Comment.owner_id, Comment.post_id, Comment.comment_id)
-                .limit(chunk_size)
-            )
-            if after is not None:
-                query = query.where(
-                    tuple_(Comment.owner_id, Comment.post_id, Comment.comment_id) > tuple_(*after)
-                )
-            rows = (await self.session.execute(query)).all()
-            if not rows:
-                return
-            yield [comment_record(row) for row in rows]
-            last = rows[-1]
-            after = (last.owner_id, last.post_id, last.comment_id)

@@ -9,8 +9,9 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, delete, func, or_, select
 
 from vk_collector.errors import ErrorCode, ValidationError
-from vk_collector.storage.models import Group, utcnow
+from vk_collector.storage.models import Comment, Group, utcnow
 from vk_collector.storage.records import (
+    GroupCommentCount,
     GroupData,
     GroupRecord,
     GroupStats,
@@ -222,6 +223,24 @@ class GroupRepository(Repository):
             duplicate=by_status.get(GroupStatus.DUPLICATE, 0),
             closed=int(closed or 0),
         )
+
+    async def count_with_comments(self) -> int:
+        """How many stored communities have at least one stored comment on their wall."""
+        commented = await self.session.scalar(
+            select(func.count(func.distinct(Comment.owner_id))).where(
+                Comment.owner_id.in_(select(-Group.vk_id))
+            )
+        )
+        return int(commented or 0)
+
+    async def comment_counts(self) -> builtins.list[GroupCommentCount]:
+        """Every stored community with its number of stored comments (0 included)."""
+        rows = await self.session.execute(
+            select(Group.id, Group.vk_id, Group.name, func.count(Comment.id))
+            .outerjoin(Comment, Comment.owner_id == -Group.vk_id)
+            .group_by(Group.id, Group.vk_id, Group.name)
+        )
+        return [GroupCommentCount(pk, vk_id, name, int(n)) for pk, vk_id, name, n in rows]
 
     async def delete(self, group_id: int) -> bool:
         return await self.delete_many([group_id]) == 1

@@ -205,6 +205,13 @@ class PostRepository(Repository):
         total = await self.session.scalar(query.where(*conditions))
         return int(total or 0)
 
+    async def count_walls_for_task(self, task_id: int) -> int:
+        """How many distinct walls (communities) the task's posts come from."""
+        walls = await self.session.scalar(
+            select(func.count(func.distinct(TaskPost.owner_id))).where(TaskPost.task_id == task_id)
+        )
+        return int(walls or 0)
+
     async def count(self, *, owner_id: int | None = None) -> int:
         query = select(func.count()).select_from(Post)
         if owner_id is not None:
