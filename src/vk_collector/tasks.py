@@ -35,6 +35,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from vk_collector.errors import (
+    ConflictError,
     ErrorCode,
     ErrorSeverity,
     ValidationError,
@@ -219,14 +220,13 @@ class TaskService:
 
     async def cancel(self, task_id: int) -> TaskRecord:
         """Mark a pending or processing task cancelled (its worker ends the job at its
-        next check).  Raises ``ValidationError`` (``CONFLICT``) for a finished one."""
+        next check).  Raises ``ConflictError`` for a finished one."""
         async with self._db.unit_of_work() as uow:
             task = await self._locked(uow, task_id)
             if task.is_finished:
-                raise ValidationError(
+                raise ConflictError(
                     f"task {task_id} is already {task.status.value}; only pending or "
                     "processing tasks can be cancelled",
-                    ErrorCode.CONFLICT,
                     details={"taskId": task_id, "status": task.status.value},
                 )
             updated = await uow.tasks.update(

@@ -156,7 +156,7 @@ async def delete_task(
     pipelines: PipelinesDep,
     request_id: RequestId,
 ) -> Envelope[DeletedTaskOut]:
-    await pipelines.delete_task(task_id)  # ValidationError(CONFLICT) -> 409 while active
+    await pipelines.delete_task(task_id)  # ConflictError -> 409 while active
     return envelope(
         DeletedTaskOut(task_id=task_id, deleted=True), request_id, f"task {task_id} deleted"
     )
