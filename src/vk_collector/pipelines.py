@@ -267,6 +267,15 @@ class Pipelines:
         log.info("pipeline.task_cancelled", task_id=task_id)
         return task
 
+    async def delete_groups(self, ids: Sequence[int]) -> tuple[list[int], int]:
+        """Delete the communities with these internal ids (a repeated id counts once):
+        the ids asked for, in order, and how many of them existed."""
+        wanted = list(dict.fromkeys(ids))
+        async with self._db.unit_of_work() as uow:
+            deleted = await uow.groups.delete_many(wanted)
+            await uow.commit()
+        return wanted, deleted
+
     async def delete_task(self, task_id: int) -> None:
         """Cancel the task's job (when not running) and delete the task and its links."""
         task = await self._tasks.get(task_id)

@@ -17,7 +17,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends
 from pydantic import Field
 
-from vk_collector.api.deps import MAX_ID, ApiKey, DbDep, RequestId, TaskIdPath, require_json
+from vk_collector.api.deps import (
+    MAX_ID,
+    ApiKey,
+    DbDep,
+    PipelinesDep,
+    RequestId,
+    TaskIdPath,
+    require_json,
+)
 from vk_collector.api.envelope import ApiModel, Envelope, envelope
 from vk_collector.clock import utc_now_iso
 from vk_collector.errors import (
@@ -81,12 +89,9 @@ class ActivityOut(ApiModel):
     summary="Delete communities by internal id (the original's batch delete)",
 )
 async def delete_batch(
-    body: Annotated[BatchDeleteIn, Body()], db: DbDep, request_id: RequestId
+    body: Annotated[BatchDeleteIn, Body()], pipelines: PipelinesDep, request_id: RequestId
 ) -> Envelope[BatchDeletedOut]:
-    wanted = list(dict.fromkeys(body.group_ids))
-    async with db.unit_of_work() as uow:
-        deleted = await uow.groups.delete_many(wanted)
-        await uow.commit()
+    wanted, deleted = await pipelines.delete_groups(body.group_ids)
     out = BatchDeletedOut(
         deleted_group_ids=wanted,
         deleted_count=deleted,

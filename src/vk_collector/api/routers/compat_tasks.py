@@ -179,30 +179,17 @@ async def _start(task_id: int, tasks: TasksDep, queue: QueueDep) -> StartedOut:
     )
 
 
-_START_SUMMARY = "Queue a collection task's job unless it is queued or running already"
+_START_ROUTE: dict[str, Any] = {
+    "status_code": 202,
+    "response_model": Envelope[StartedOut],
+    "dependencies": [ApiKey],
+    "summary": "Queue a collection task's job unless it is queued or running already",
+}
 
 
-@vk_router.post(
-    "/collect/{task_id}/start",
-    status_code=202,
-    response_model=Envelope[StartedOut],
-    dependencies=[ApiKey],
-    summary=_START_SUMMARY,
-)
+@vk_router.post("/collect/{task_id}/start", **_START_ROUTE)
+@collect_router.post("/{task_id}", **_START_ROUTE)  # the original client's shorter path
 async def start_collect(
-    task_id: TaskIdPath, tasks: TasksDep, queue: QueueDep, request_id: RequestId
-) -> Envelope[StartedOut]:
-    return envelope(await _start(task_id, tasks, queue), request_id, "collection started")
-
-
-@collect_router.post(
-    "/{task_id}",
-    status_code=202,
-    response_model=Envelope[StartedOut],
-    dependencies=[ApiKey],
-    summary=_START_SUMMARY,
-)
-async def start_collect_short(
     task_id: TaskIdPath, tasks: TasksDep, queue: QueueDep, request_id: RequestId
 ) -> Envelope[StartedOut]:
     return envelope(await _start(task_id, tasks, queue), request_id, "collection started")

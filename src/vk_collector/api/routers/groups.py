@@ -388,12 +388,9 @@ async def delete_group(
     summary="Delete communities by id (JSON body {groupIds: [...]}, 1 to 1000 ids)",
 )
 async def delete_groups(
-    body: Annotated[DeleteGroupsIn, Body()], db: DbDep, request_id: RequestId
+    body: Annotated[DeleteGroupsIn, Body()], pipelines: PipelinesDep, request_id: RequestId
 ) -> Envelope[DeletedOut]:
-    wanted = list(dict.fromkeys(body.group_ids))
-    async with db.unit_of_work() as uow:
-        deleted = await uow.groups.delete_many(wanted)
-        await uow.commit()
+    wanted, deleted = await pipelines.delete_groups(body.group_ids)
     return envelope(DeletedOut(deleted=deleted, requested=len(wanted)), request_id)
 
 
