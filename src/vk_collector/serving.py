@@ -1,9 +1,10 @@
 """The connection limits ``vk-collector serve`` runs with (:func:`hardened_options`).
 
 uvicorn closes idle keep-alive connections itself, but waits forever for a request's
-headers and body; :func:`deadline_protocol` closes a connection whose request has not
-fully arrived within a deadline.  :class:`RateLimitedLog` keeps a process that runs
-out of file descriptors from writing the same error thousands of times a second.
+headers and body; :func:`deadline_protocol` closes a connection whose headers have not
+arrived within a deadline, or whose body stops arriving for longer than an idle
+timeout.  :class:`RateLimitedLog` keeps a process that runs out of file descriptors
+from writing the same error thousands of times a second.
 """
 
 from __future__ import annotations
@@ -20,30 +21,45 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 __all__ = ["RateLimitedLog", "deadline_protocol", "hardened_options"]
 
 
-def deadline_protocol(timeout_s: float) -> type[H11Protocol]:
-    """uvicorn's h11 protocol, plus: a request's headers and body must arrive within
-    ``timeout_s`` seconds of the connection opening (or of the previous response
-    ending), else the connection is closed.  A request that has fully arrived is never
-    cut, however long its response streams (exports, event streams)."""
+def deadline_protocol(timeout_s: float, body_idle_s: float) -> type[H11Protocol]:
+    """uvicorn's h11 protocol, plus two timers that close the connection:
+
+    - *headers*: a request's headers must arrive within ``timeout_s`` seconds of the
+      connection opening (or of the previous response ending);
+    - *body*: once the headers are in, at most ``body_idle_s`` seconds may pass between
+      two chunks of the body.  A body that keeps arriving is never cut, however long
+      it takes in all (a large upload on a slow line), and time during which uvicorn
+      itself paused reading (the app has not consumed what arrived) does not count.
+
+    A request that has fully arrived is never cut, however long its response streams
+    (exports, event streams).  The client sees the connection closed (no 408: the app
+    may already be answering)."""
 
     class DeadlineH11Protocol(H11Protocol):
         _deadline: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
-            self._arm()
+            self._arm(timeout_s)
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
             super().connection_lost(exc)
 
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self.conn.their_state is h11.SEND_BODY:
+                self._arm(body_idle_s)  # a byte of the body arrived: the idle clock restarts
+            elif self.conn.their_state is h11.DONE:
+                self._disarm()
+
         def on_response_complete(self) -> None:
             super().on_response_complete()
-            self._arm()
+            self._arm(timeout_s)
 
-        def _arm(self) -> None:
+        def _arm(self, delay_s: float) -> None:
             self._disarm()
-            self._deadline = self.loop.call_later(timeout_s, self._on_deadline)
+            self._deadline = self.loop.call_later(delay_s, self._on_deadline)
 
         def _disarm(self) -> None:
             if self._deadline is not None:
@@ -54,19 +70,28 @@ def deadline_protocol(timeout_s: float) -> type[H11Protocol]:
             self._deadline = None
             if self.conn.their_state is h11.DONE or self.transport.is_closing():
                 return  # the request arrived; its response may take as long as it needs
+            if self.conn.their_state is h11.SEND_BODY and self.flow.read_paused:
+                self._arm(body_idle_s)  # we stopped reading, not the client
+                return
             self.transport.close()
 
     return DeadlineH11Protocol
 
 
 def hardened_options(
-    *, keep_alive_s: float, request_timeout_s: float, limit_concurrency: int
+    *,
+    keep_alive_s: float,
+    request_timeout_s: float,
+    body_idle_s: float,
+    limit_concurrency: int,
 ) -> dict[str, Any]:
     """Keyword arguments for ``uvicorn.Config``: idle keep-alive connections close
-    after ``keep_alive_s``; a request must arrive within ``request_timeout_s``; past
-    ``limit_concurrency`` connections plus requests, uvicorn answers 503."""
+    after ``keep_alive_s``; a request's headers must arrive within
+    ``request_timeout_s`` and its body may pause for at most ``body_idle_s`` between
+    chunks (:func:`deadline_protocol`); past ``limit_concurrency`` connections plus
+    requests, uvicorn answers 503."""
     return {
-        "http": deadline_protocol(request_timeout_s),
+        "http": deadline_protocol(request_timeout_s, body_idle_s),
         "timeout_keep_alive": max(1, round(keep_alive_s)),
         "limit_concurrency": limit_concurrency,
     }

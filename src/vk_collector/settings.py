@@ -279,7 +279,14 @@ class ApiSettings(BaseSettings):
         default=30.0,
         gt=0,
         le=3600,
-        description="a request's headers and body must arrive within it (408 or close)",
+        description="a request's headers must arrive within it (else the connection closes)",
+    )
+    timeout_body_idle_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=3600,
+        description="most seconds between two chunks of a request body (else the connection "
+        "closes); a body that keeps arriving is never cut",
     )
     limit_concurrency: int = Field(
         default=500, ge=10, description="open connections and requests (503 past it)"

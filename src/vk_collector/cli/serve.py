@@ -77,6 +77,7 @@ def serve(
             **hardened_options(
                 keep_alive_s=settings.api.timeout_keep_alive_s,
                 request_timeout_s=settings.api.timeout_request_s,
+                body_idle_s=settings.api.timeout_body_idle_s,
                 limit_concurrency=settings.api.limit_concurrency,
             ),
         )
