@@ -91,6 +91,8 @@ class Pipelines:
         self._db = db
         self._tasks = tasks
         self._queue = queue
+        # someone waits on every add made here (an API request, the CLI): bounded
+        self._deadline_s = queue.settings.queues.enqueue_request_deadline_s
 
     # --- upload -----------------------------------------------------------------
 
@@ -165,7 +167,9 @@ class Pipelines:
                 original_file_name=file_name,
             ),
         )
-        await self._enqueue(task, self._queue.add_process_groups_job(job, task.id))
+        await self._enqueue(
+            task, self._queue.add_process_groups_job(job, task.id, deadline_s=self._deadline_s)
+        )
         log.info("pipeline.upload_queued", task_id=task.id, identifiers=len(parsed.identifiers))
         return UploadResult(task=task, parsed=parsed)
 
@@ -191,7 +195,9 @@ class Pipelines:
                 options=options,
             ),
         )
-        await self._enqueue(task, self._queue.add_vk_collect_job(job, task.id))
+        await self._enqueue(
+            task, self._queue.add_vk_collect_job(job, task.id, deadline_s=self._deadline_s)
+        )
         log.info("pipeline.collection_queued", task_id=task.id, groups=len(groups))
         return task
 

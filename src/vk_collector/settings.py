@@ -209,6 +209,13 @@ class QueuesSettings(BaseSettings):
     shutdown_timeout_s: float = Field(default=30.0, gt=0)
     enqueue_retries: int = Field(default=3, ge=0)
     enqueue_retry_min_s: float = Field(default=1.0, ge=0)
+    enqueue_request_deadline_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="the most an add made for someone waiting (API request, CLI) may take, "
+        "retries included; past it the request answers 503 (s)",
+    )
     reconcile_grace_s: float = Field(
         default=30.0, ge=0, description="how long an unfinished task may lack a job (s)"
     )

@@ -12,6 +12,7 @@ import pytest
 from conftest import StartApi
 from vk_collector.embedded import EmbeddedValkey, free_port
 from vk_collector.settings import RedisSettings, Settings
+from vk_collector.storage import GroupData, TaskStatus, TaskType
 
 NEEDS_REDIS = [
     ("GET", "/api/queues"),
@@ -65,6 +66,48 @@ async def test_without_redis_every_endpoint_answers_503_with_a_reason_in_seconds
         assert "vkc_tasks{" in scraped.text  # what it could read is there
     finally:
         own_valkey.start()  # the app's shutdown talks to Redis
+
+
+async def test_upload_and_collect_answer_503_within_seconds_and_fail_their_task_with_the_reason(
+    start_api: StartApi, settings: Settings, own_valkey: EmbeddedValkey
+) -> None:
+    """The default enqueue retries (1+2+4 s) once made these take 7 s; a request's add
+    now gives up at ``enqueue_request_deadline_s`` (2 s).  The task row stays, failed
+    with the reason, so nothing is silently lost."""
+    assert settings.queues.enqueue_retry_min_s == 1.0  # the seed's retries, not shortened
+    custom = settings.model_copy(update={"redis": RedisSettings(url=own_valkey.url)})
+    api = await start_api(custom)
+    async with api.runtime.db.unit_of_work() as uow:
+        await uow.groups.upsert_many([GroupData(vk_id=1, name="One")])
+        await uow.commit()
+    stored = await api.ok("GET", "/api/groups")
+    own_valkey.stop()
+    try:
+        started = time.monotonic()
+        upload = await api.error(
+            "POST", "/api/groups/upload", 503, files={"file": ("g.txt", b"club1\n")}
+        )
+        upload_s = time.monotonic() - started
+        started = time.monotonic()
+        collect = await api.error(
+            "POST", "/api/tasks/collect", 503, json={"groups": [stored[0]["id"]]}
+        )
+        collect_s = time.monotonic() - started
+    finally:
+        own_valkey.start()
+    assert upload_s < 3, upload_s
+    assert collect_s < 3, collect_s
+    for error in (upload, collect):
+        assert "Redis" in error["message"], error
+    tasks = (await api.runtime.tasks.list(limit=10)).items
+    assert sorted(t.type for t in tasks) == sorted(
+        [TaskType.PROCESS_GROUPS, TaskType.FETCH_COMMENTS]
+    )
+    for task in tasks:
+        assert task.status is TaskStatus.FAILED, task
+        message = task.error_message or ""
+        assert "could not queue the job" in message
+        assert "Redis" in message
 
 
 async def test_job_ids_that_are_not_job_ids_never_reach_redis(start_api: StartApi) -> None:

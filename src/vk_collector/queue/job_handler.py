@@ -4,8 +4,12 @@ Every add goes through :meth:`QueueJobHandler.add_job`, which validates the data
 against the queue's wire model *before* anything reaches Redis, merges the queue's
 default options with the caller's, sets the job id ``<jobName>-<taskId>`` (so adding
 the same task twice is a no-op, which also makes retried adds safe) and retries
-transient Redis failures with tenacity: ``enqueue_retries`` retries (3), exponential
-from ``enqueue_retry_min_s`` (1 s).  :func:`vk_collector.retries.set_instant_retries`
+transient Redis failures with one ``tenacity.AsyncRetrying``: ``enqueue_retries``
+retries (3), waiting ``enqueue_retry_min_s`` (1 s) doubling before each (1, 2, 4 s).
+A caller with someone waiting passes ``deadline_s``: no retry is started whose wait
+would end past it, and one attempt never outlives it, so an add answers within about
+``deadline_s`` even when Redis is down (the API and CLI pass
+``enqueue_request_deadline_s``, 2 s).  :func:`vk_collector.retries.set_instant_retries`
 turns the waits off in tests.
 """
 
@@ -13,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.exceptions
@@ -26,9 +29,11 @@ from tenacity import (
     RetryCallState,
     retry_if_exception_type,
     stop_after_attempt,
+    stop_before_delay,
     wait_exponential,
     wait_none,
 )
+from tenacity.stop import stop_base
 
 from vk_collector.errors import ErrorCode, QueueError, ValidationError
 from vk_collector.queue.config import JOB_ID_PATTERN, JOB_STATES, QueueName
@@ -79,8 +84,12 @@ class QueueJobHandler:
         data: BaseModel | dict[str, Any],
         task_id: int,
         options: dict[str, Any] | None = None,
+        *,
+        deadline_s: float | None = None,
     ) -> Job:
-        """Validate, merge options, set the job id and enqueue, retrying transient failures."""
+        """Validate, merge options, set the job id and enqueue, retrying transient
+        failures; ``deadline_s`` bounds the whole add, retries included (``None``: the
+        retries alone bound it, 1+2+4 s of waits plus at most 5 s per attempt)."""
         queue = self.get_queue(queue_name)
         config = self._resources.configs[queue_name]
         payload = self._validate(QueueName(queue_name), data, task_id)
@@ -89,17 +98,17 @@ class QueueJobHandler:
             **(options or {}),
             "jobId": (options or {}).get("jobId") or job_id(config.job_name, task_id),
         }
+        attempt_s = (
+            _ATTEMPT_TIMEOUT_S if deadline_s is None else min(_ATTEMPT_TIMEOUT_S, deadline_s)
+        )
 
         async def add_once() -> Job:
-            async with asyncio.timeout(_ATTEMPT_TIMEOUT_S):
+            async with asyncio.timeout(attempt_s):
                 added: Job = await queue.add(config.job_name, payload, job_options)
                 return added
 
         try:
-            try:
-                job = await add_once()  # the common case never enters the retry machinery
-            except _TRANSIENT as first:
-                job = await self._retry(add_once, first, queue_name, task_id)
+            job: Job = await self._retrying(queue_name, task_id, deadline_s)(add_once)
         except Exception as exc:
             log.error("job.add_failed", queue=queue_name, task_id=task_id, error=str(exc))
             raise QueueError(
@@ -160,35 +169,26 @@ class QueueJobHandler:
         # tokens are excluded from dumps: jobs created here never carry one
         return parsed.model_dump(by_alias=True, exclude_none=True, mode="json")
 
-    async def _retry(
-        self,
-        add_once: Callable[[], Awaitable[Job]],
-        first: BaseException,
-        queue_name: str,
-        task_id: int,
-    ) -> Job:
-        """Retries after a first transient failure: waits 1, 2, 4 s (``enqueue_retry_min_s``
-        doubling) before retries 1, 2, 3, or none when retries are instant
-        (:mod:`vk_collector.retries`)."""
+    def _retrying(self, queue_name: str, task_id: int, deadline_s: float | None) -> AsyncRetrying:
+        """One attempt plus ``enqueue_retries`` retries of transient failures, waiting
+        ``enqueue_retry_min_s`` doubling (none when retries are instant,
+        :mod:`vk_collector.retries`); with ``deadline_s``, no retry whose wait would end
+        past it.  Built per add: an ``AsyncRetrying`` keeps per-call state."""
         minimum = self._settings.enqueue_retry_min_s
-        log.warning("job.add_retry", queue=queue_name, task_id=task_id, attempt=1, error=str(first))
-        if self._settings.enqueue_retries == 0:
-            raise first
-        if retry_waits_enabled():
-            await asyncio.sleep(minimum)
-        retrying = AsyncRetrying(
+        stop: stop_base = stop_after_attempt(self._settings.enqueue_retries + 1)
+        if deadline_s is not None:
+            stop = stop | stop_before_delay(deadline_s)
+        return AsyncRetrying(
             retry=retry_if_exception_type(_TRANSIENT),
-            stop=stop_after_attempt(self._settings.enqueue_retries),
+            stop=stop,
             wait=(
-                wait_exponential(multiplier=2 * minimum, min=minimum, max=30)
+                wait_exponential(multiplier=minimum, min=minimum, max=30)
                 if retry_waits_enabled()
                 else wait_none()
             ),
             before_sleep=self._log_retry(queue_name, task_id),
             reraise=True,
         )
-        job: Job = await retrying(add_once)
-        return job
 
     @staticmethod
     def _log_retry(queue: str, task_id: int) -> Any:
@@ -209,18 +209,26 @@ class QueueJobHandler:
         data: VkCollectJobData | dict[str, Any],
         task_id: int,
         options: dict[str, Any] | None = None,
+        *,
+        deadline_s: float | None = None,
     ) -> Job:
         merged = dict(options or {})
         merged.setdefault("delay", self._resources.configs[QueueName.VK_COLLECT].options.delay_ms)
-        return await self.add_job(QueueName.VK_COLLECT, data, task_id, merged)
+        return await self.add_job(
+            QueueName.VK_COLLECT, data, task_id, merged, deadline_s=deadline_s
+        )
 
     async def add_process_groups_job(
         self,
         data: ProcessGroupsJobData | dict[str, Any],
         task_id: int,
         options: dict[str, Any] | None = None,
+        *,
+        deadline_s: float | None = None,
     ) -> Job:
-        return await self.add_job(QueueName.PROCESS_GROUPS, data, task_id, options)
+        return await self.add_job(
+            QueueName.PROCESS_GROUPS, data, task_id, options, deadline_s=deadline_s
+        )
 
     async def get_job(self, job_id: str) -> Job | None:
         """The job with this id in any queue, or None (also for an id that is not a job

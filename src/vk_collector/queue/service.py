@@ -94,16 +94,24 @@ class QueueService:
         data: VkCollectJobData | dict[str, Any],
         task_id: int,
         options: dict[str, Any] | None = None,
+        *,
+        deadline_s: float | None = None,
     ) -> Job:
-        return await self._ready()[0].add_vk_collect_job(data, task_id, options)
+        return await self._ready()[0].add_vk_collect_job(
+            data, task_id, options, deadline_s=deadline_s
+        )
 
     async def add_process_groups_job(
         self,
         data: ProcessGroupsJobData | dict[str, Any],
         task_id: int,
         options: dict[str, Any] | None = None,
+        *,
+        deadline_s: float | None = None,
     ) -> Job:
-        return await self._ready()[0].add_process_groups_job(data, task_id, options)
+        return await self._ready()[0].add_process_groups_job(
+            data, task_id, options, deadline_s=deadline_s
+        )
 
     async def add_jobs(
         self,

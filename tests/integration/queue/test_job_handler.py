@@ -7,7 +7,8 @@ through the ``instant_retries`` marker (vk_collector.retries), not by patching s
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from vk_collector.queue.init_handler import QueueInitHandler, QueueResources
 from vk_collector.queue.job_handler import QueueJobHandler
 from vk_collector.queue.job_info import JobInfo
 from vk_collector.redaction import register_secret
+from vk_collector.retries import set_instant_retries
 from vk_collector.settings import Settings
 
 PG = QueueName.PROCESS_GROUPS.value
@@ -215,3 +217,50 @@ async def test_job_info_reads_a_job_once_and_redacts_what_people_see(
     assert secret not in repr(info)
     assert info.data["metadata"]["note"].startswith("uses ")
     assert info.progress["percentage"] == 10
+
+
+@pytest.fixture
+def real_waits() -> Iterator[None]:
+    """Retry waits as in production for one test (the module's marker zeroes them)."""
+    set_instant_retries(False)
+    try:
+        yield
+    finally:
+        set_instant_retries(True)
+
+
+@pytest.mark.usefixtures("real_waits")
+async def test_retries_wait_the_minimum_doubling(
+    resources: QueueResources, settings: Settings
+) -> None:
+    flaky = FlakyQueue(resources.queues[PG], failures=3)
+    resources.queues[PG] = flaky  # type: ignore[assignment]
+    quick = settings.queues.model_copy(update={"enqueue_retry_min_s": 0.1})
+    started = time.monotonic()
+    await QueueJobHandler(resources, quick).add_process_groups_job(identifiers("apiclub"), 5)
+    assert flaky.calls == 4
+    assert time.monotonic() - started >= 0.1 + 0.2 + 0.4
+
+
+@pytest.mark.usefixtures("real_waits")
+async def test_a_deadline_stops_the_retries_before_it_passes(
+    resources: QueueResources, settings: Settings
+) -> None:
+    """Waits 0.1 then 0.2 s: the second wait would end at 0.3 s, past the 0.25 s deadline."""
+    flaky = FlakyQueue(resources.queues[PG], failures=10)
+    resources.queues[PG] = flaky  # type: ignore[assignment]
+    quick = settings.queues.model_copy(update={"enqueue_retry_min_s": 0.1})
+    handler = QueueJobHandler(resources, quick)
+    started = time.monotonic()
+    with pytest.raises(QueueError) as err:
+        await handler.add_process_groups_job(identifiers("apiclub"), 5, deadline_s=0.25)
+    assert time.monotonic() - started < 0.25
+    assert err.value.code is ErrorCode.ADD_JOB_FAILED
+    assert "Redis is unreachable" in err.value.message
+    assert flaky.calls == 2
+
+    blip = FlakyQueue(flaky._queue, failures=1)  # a blip within the deadline is ridden out
+    resources.queues[PG] = blip  # type: ignore[assignment]
+    job = await handler.add_process_groups_job(identifiers("apiclub"), 6, deadline_s=0.25)
+    assert blip.calls == 2
+    assert job.id == "process-groups-6"

@@ -169,7 +169,9 @@ async def _start(task_id: int, tasks: TasksDep, queue: QueueDep) -> StartedOut:
     if job is None:
         options = VkCollectOptions.model_validate(task.parameters.get("options") or {})
         data = VkCollectJobData(task_id=task_id, metadata=VkCollectMetadata(options=options))
-        await queue.add_vk_collect_job(data, task_id)
+        await queue.add_vk_collect_job(
+            data, task_id, deadline_s=queue.settings.queues.enqueue_request_deadline_s
+        )
         queued = True
     elif await queue.get_job_state(job) == "failed":
         await queue.retry_job(vk_job_id)
