@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 import structlog
 
@@ -35,7 +36,7 @@ from vk_collector.queue.keys import job_id
 from vk_collector.queue.service import QueueService
 from vk_collector.storage import Database, GroupRecord, TaskRecord, TaskType
 from vk_collector.tasks import TaskService
-from vk_collector.vk.groups_file import GroupsFile, parse_groups_file
+from vk_collector.vk.groups_file import GroupsFile, parse_groups_file, parse_groups_stream
 
 __all__ = ["CollectRequest", "Pipelines", "UploadResult", "queue_for"]
 
@@ -79,7 +80,7 @@ def _require_identifiers(parsed: GroupsFile) -> None:
     if parsed.identifiers:
         return
     shown = "; ".join(str(e) for e in parsed.errors[:5])
-    more = f" (and {len(parsed.errors) - 5} more)" if len(parsed.errors) > 5 else ""
+    more = f" (and {parsed.error_count - 5} more)" if parsed.error_count > 5 else ""
     raise ValidationError(
         f"no valid community identifier found: {shown}{more}",
         details={"errors": [str(e) for e in parsed.errors[:_MAX_REPORTED_LINE_ERRORS]]},
@@ -98,24 +99,30 @@ class Pipelines:
 
     @staticmethod
     def parse_upload(
-        data: bytes,
+        data: bytes | BinaryIO,
         *,
         encoding: str | None = None,
         max_bytes: int,
         max_identifiers: int | None = None,
     ) -> GroupsFile:
-        """Parse a groups file; raises ``ValidationError`` for whole-file problems (empty,
-        binary, too large, more than ``max_identifiers``, undecodable) and for a file
-        with no valid line at all."""
-        parsed = parse_groups_file(
-            data, encoding=encoding, max_bytes=max_bytes, max_identifiers=max_identifiers
-        )
+        """Parse a groups file, given as bytes or as a seekable binary file (parsed as
+        a stream, never read whole); raises ``ValidationError`` for whole-file problems
+        (empty, binary, too large, more than ``max_identifiers``, undecodable) and for
+        a file with no valid line at all.  Blocking: call it in a thread."""
+        if isinstance(data, bytes):
+            parsed = parse_groups_file(
+                data, encoding=encoding, max_bytes=max_bytes, max_identifiers=max_identifiers
+            )
+        else:
+            parsed = parse_groups_stream(
+                data, encoding=encoding, max_bytes=max_bytes, max_identifiers=max_identifiers
+            )
         _require_identifiers(parsed)
         return parsed
 
     async def upload_groups(
         self,
-        data: bytes | GroupsFile,
+        data: bytes | BinaryIO | GroupsFile,
         *,
         file_name: str | None = None,
         encoding: str | None = None,
@@ -153,8 +160,8 @@ class Pipelines:
                 "encoding": parsed.encoding or None,
                 "totalLines": parsed.total_lines,
                 "identifiers": len(parsed.identifiers),
-                "invalidLines": len(parsed.errors),
-                "duplicateLines": len(parsed.duplicates),
+                "invalidLines": parsed.error_count,
+                "duplicateLines": parsed.duplicate_count,
             },
         )
         if line_errors:
@@ -162,7 +169,7 @@ class Pipelines:
         job = ProcessGroupsJobData(
             task_id=task.id,
             metadata=ProcessGroupsMetadata(
-                group_identifiers=[str(ref) for ref in parsed.identifiers],
+                group_identifiers=list(parsed.identifiers.texts()),
                 source="file" if source == "file" else "manual",
                 original_file_name=file_name,
             ),

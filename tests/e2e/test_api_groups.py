@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 from conftest import Api, StartApi
 from vk_collector.settings import Settings
 from vk_collector.storage import GroupData, GroupStatus
@@ -67,6 +69,44 @@ async def test_upload_takes_the_encoding_from_the_form_or_the_query(api: Api) ->
         "POST", "/api/groups/upload?encoding=ebcdic", 400, files={"file": ("g.txt", content)}
     )
     assert "ebcdic" in error["message"]
+
+
+async def test_upload_takes_base64_and_hex_like_the_original_route(api: Api) -> None:
+    listed = "club1\napiclub # Новости\n".encode("cp1251")
+    by_query = await api.ok(
+        "POST",
+        "/api/groups/upload?encoding=base64",
+        202,
+        files={"file": ("g.b64", base64.encodebytes(listed))},
+    )
+    assert (by_query["identifiers"], by_query["encoding"]) == (2, "windows-1251")
+    by_form = await api.ok(
+        "POST",
+        "/api/groups/upload",
+        202,
+        files={"file": ("g.hex", listed.hex().encode())},
+        data={"encoding": "hex"},
+    )
+    assert by_form["identifiers"] == 2
+    job = await api.runtime.queue.get_job(f"process-groups-{by_form['taskId']}")
+    assert job is not None
+    assert job.data["metadata"]["groupIdentifiers"] == ["1", "apiclub"]
+    error = await api.error(
+        "POST", "/api/groups/upload?encoding=base64", 415, files={"file": ("g.txt", b"club1!")}
+    )
+    assert "not valid base64 text" in error["message"]
+
+
+async def test_a_large_upload_is_parsed_from_its_spooled_file(api: Api) -> None:
+    """Past 1 MiB the multipart part is spooled to disk; it is parsed from there."""
+    content = b"".join(f"club{n % 50_000 + 1}\n".encode() for n in range(150_000))
+    assert len(content) > 1024 * 1024
+    data = await api.ok("POST", "/api/groups/upload", 202, files={"file": ("g.txt", content)})
+    assert (data["identifiers"], data["duplicateLines"]) == (50_000, 100_000)
+    job = await api.runtime.queue.get_job(f"process-groups-{data['taskId']}")
+    assert job is not None
+    assert job.data["metadata"]["groupIdentifiers"][:2] == ["1", "2"]
+    assert len(job.data["metadata"]["groupIdentifiers"]) == 50_000
 
 
 async def test_upload_refuses_oversized_files_with_413(api: Api) -> None:

@@ -105,7 +105,10 @@ def upload(
     ],
     encoding: Annotated[
         str | None,
-        typer.Option(help="utf-8, windows-1251 or koi8-r (detected when omitted)."),
+        typer.Option(
+            help="utf-8, windows-1251, koi8-r, iso-8859-1 or ascii (detected when "
+            "omitted); base64 or hex for a list written in base64 or hexadecimal."
+        ),
     ] = None,
     no_wait: NoWait = False,
     workers: Workers = None,
@@ -113,17 +116,16 @@ def upload(
 ) -> None:
     """Upload communities (ids, screen names or links) and resolve them through VK."""
     settings = load()
-    try:
-        data = file.read_bytes()
+    try:  # bad files are refused before anything starts; parsed as a stream
+        with file.open("rb") as data:
+            parsed = Pipelines.parse_upload(
+                data,
+                encoding=encoding,
+                max_bytes=settings.max_upload_bytes,
+                max_identifiers=settings.max_upload_identifiers,
+            )
     except OSError as exc:
         fail(f"cannot read {file}: {exc.strerror or exc}", EXIT_USAGE)
-    try:  # bad files are refused before anything starts
-        parsed = Pipelines.parse_upload(
-            data,
-            encoding=encoding,
-            max_bytes=settings.max_upload_bytes,
-            max_identifiers=settings.max_upload_identifiers,
-        )
     except ValidationError as exc:
         fail(exc.message, EXIT_USAGE)
 
@@ -135,7 +137,7 @@ def upload(
             lines = result.parsed
             console.print(
                 f"task {result.task.id}: {len(lines.identifiers)} identifiers queued "
-                f"({len(lines.errors)} bad lines, {len(lines.duplicates)} repeated)"
+                f"({lines.error_count} bad lines, {lines.duplicate_count} repeated)"
             )
             for error in lines.errors[:10]:
                 console.print(f"  [yellow]{error}[/]", highlight=False)

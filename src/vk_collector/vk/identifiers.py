@@ -332,6 +332,8 @@ def _screen_name_problem(token: str) -> str | None:
 
 
 def _printable(value: str) -> str:
+    if value.isprintable():  # the common case, without a loop in Python
+        return value
     return "".join(ch if ch.isprintable() else "\ufffd" for ch in value)
 
 

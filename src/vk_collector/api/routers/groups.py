@@ -272,13 +272,13 @@ async def _upload(
                 "file: send the groups file as a file part named 'file'",
                 details={"fields": [{"field": "file", "in": "body", "message": "missing"}]},
             )
-        data = await upload.read(max_bytes + 1)
-        if len(data) > max_bytes:
+        if upload.size is not None and upload.size > max_bytes:
             raise _too_large(max_bytes)
         field = form.get("encoding")
         chosen = field if isinstance(field, str) and field.strip() else encoding
+        # the part is spooled (to disk past 1 MiB); it is parsed from there as a stream
         result = await pipelines.upload_groups(
-            data,
+            upload.file,
             file_name=upload.filename,
             encoding=chosen or None,
             max_bytes=max_bytes,
@@ -292,8 +292,8 @@ async def _upload(
         encoding=parsed.encoding or None,
         total_lines=parsed.total_lines,
         identifiers=len(parsed.identifiers),
-        invalid_lines=len(parsed.errors),
-        duplicate_lines=len(parsed.duplicates),
+        invalid_lines=parsed.error_count,
+        duplicate_lines=parsed.duplicate_count,
         errors=[str(error) for error in parsed.errors[:_SHOWN_LINE_ERRORS]],
     )
     return envelope(out, request_id, f"{len(parsed.identifiers)} communities queued for resolution")
