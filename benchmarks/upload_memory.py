@@ -10,7 +10,7 @@ when this version has ``parse_groups_stream``, else read whole and parse the byt
 and build the process-groups job's wire data.  Prints the Python heap peak
 (tracemalloc) and the growth of the process's peak RSS (``ru_maxrss``) over the
 interpreter after imports, in MiB, and the seconds it took.  A parse that does not
-find every identifier fails the run (exit 1).
+find every identifier fails the run (exit 1, ``NotMeasuredError``).
 """
 
 from __future__ import annotations
@@ -53,6 +53,10 @@ print(json.dumps({"stream": stream, "found": found, "expected": expected,
 """
 
 
+class NotMeasuredError(RuntimeError):
+    """A measurement did not do the work it reports."""
+
+
 def write_file(path: Path, mib: int, line_bytes: int) -> int:
     """A file of exactly ``mib`` MiB (a comment line fills the rest); returns how many
     identifiers it names."""
@@ -77,10 +81,10 @@ def measure(path: Path, expected: int, *, traced: bool) -> dict[str, float]:
         check=False,
     )
     if run.returncode != 0:
-        raise SystemExit(f"the child failed:\n{run.stderr[-3000:]}")
+        raise NotMeasuredError(f"the child failed:\n{run.stderr[-3000:]}")
     result: dict[str, float] = json.loads(run.stdout)
     if result["found"] != expected:
-        raise SystemExit(f"parsed {result['found']} identifiers, expected {expected}")
+        raise NotMeasuredError(f"parsed {result['found']} identifiers, expected {expected}")
     return result
 
 

@@ -89,3 +89,15 @@ def test_wrk_baseline_counts_requests_on_both_apps(tmp_path: Path) -> None:
     for result in results:
         assert result.ours > 0
         assert result.minimal > 0
+
+
+def test_upload_memory_parses_every_identifier_it_wrote(tmp_path: Path) -> None:
+    bench = benchmark("upload_memory")
+    path = tmp_path / "groups.txt"
+    expected = bench.write_file(path, 1, 110)
+    assert path.stat().st_size == 1024 * 1024
+    result = bench.measure(path, expected, traced=True)
+    assert result["found"] == expected == 1024 * 1024 // 110
+    assert result["peak"] > 0
+    with pytest.raises(bench.NotMeasuredError, match=f"parsed {expected} identifiers"):
+        bench.measure(path, expected + 1, traced=False)
