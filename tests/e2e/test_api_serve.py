@@ -101,6 +101,7 @@ async def test_serves_without_workers_and_stops_on_sigterm(
         _env(
             redis_url, tmp_path, queue_prefix,
             API_KEY="serve-test-key-123", VKC_API_TIMEOUT_REQUEST_S="1",
+            VKC_API_TIMEOUT_BODY_IDLE_S="1",
         ),
         "--host", "0.0.0.0", "--port", str(port), "--no-workers",
     ) as process:  # fmt: skip
@@ -111,6 +112,27 @@ async def test_serves_without_workers_and_stops_on_sigterm(
             started = time.monotonic()
             assert idle.recv(1024) == b""
             assert time.monotonic() - started < 5
+        # a body may take longer than the header deadline while it keeps arriving ...
+        body = b'{"groups": [999999], "limit": 5}'
+        head = (
+            b"POST /api/tasks/collect HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"X-API-Key: serve-test-key-123\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body)
+        )
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as slow:
+            slow.sendall(head)
+            started = time.monotonic()
+            for start in range(0, len(body), 8):
+                slow.sendall(body[start : start + 8])
+                time.sleep(0.5)  # the slow client under test: 2 s in all, pauses of 0.5 s
+            assert time.monotonic() - started > 1.5
+            assert slow.recv(1024).startswith(b"HTTP/1.1 404")
+        # ... and is closed once it pauses longer than the idle timeout
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as stalled:
+            stalled.sendall(head + body[:8])
+            started = time.monotonic()
+            assert stalled.recv(1024) == b""
+            assert 0.5 < time.monotonic() - started < 5
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             anonymous = (await client.get("/api/health/detailed")).json()["data"]
             assert (anonymous["status"], anonymous["details"]) == ("degraded", None)
