@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Row, and_, func, select
 
 from vk_collector.storage.models import Comment, TaskPost, utcnow
-from vk_collector.storage.records import CommentData, CommentRecord, Page, from_unix
+from vk_collector.storage.records import CommentFields, CommentRecord, Page, from_unix
 from vk_collector.storage.repositories._base import (
     Repository,
     dedupe,
@@ -71,9 +71,12 @@ def comment_record(row: Row[*tuple[Any, ...]] | Comment) -> CommentRecord:
 
 
 class CommentRepository(Repository):
-    async def upsert_many(self, comments: Iterable[CommentData]) -> int:
-        """Store or refresh comments in batches of 500 rows; the latest version of a
-        comment wins.  Returns the number of distinct comments."""
+    async def upsert_many(self, comments: Iterable[CommentFields]) -> int:
+        """Store or refresh comments in one executemany per 500 rows (SQLite's
+        ``executemany``, PostgreSQL's pipelined batch) of one cached
+        ``INSERT ... ON CONFLICT (owner_id, comment_id) DO UPDATE``; the latest version
+        of a comment wins, in the batch and against the table.  Returns the number of
+        distinct comments."""
         unique = dedupe(comments, lambda c: (c.owner_id, c.comment_id))
         now = utcnow()
         rows = [
