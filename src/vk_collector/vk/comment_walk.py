@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import msgspec
 import structlog
 
 from vk_collector.errors import VkApiError
@@ -158,7 +159,7 @@ class PageWalker:
                 continue
             page = result.value
             if not isinstance(page, PageData):
-                page = PageData.model_validate(page)
+                page = msgspec.convert(page, PageData, strict=False)
             self._rows(post, parent, page, rows)
         batches = []
         for post, rows in found.items():
