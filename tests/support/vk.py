@@ -10,8 +10,7 @@ from pydantic import SecretStr
 
 from vk_collector.settings import VkSettings
 from vk_collector.vk.client import VkClient
-from vk_collector.vk.collect import iter_posts_comments
-from vk_collector.vk.models import Comment
+from vk_collector.vk.collect import FetchedComment, iter_posts_comments
 
 
 def fast_vk_settings(api_url: str, tokens: Iterable[str], **overrides: Any) -> VkSettings:
@@ -25,7 +24,7 @@ def fast_vk_settings(api_url: str, tokens: Iterable[str], **overrides: Any) -> V
 
 async def post_comment_batches(
     client: VkClient, owner_id: int, post_id: int, include_replies: bool = True
-) -> list[list[Comment]]:
+) -> list[list[FetchedComment]]:
     """The non-empty batches of one post, in the order the walk yields them.
 
     Raises the post's :class:`~vk_collector.vk.errors.VkObjectError` when its comments
@@ -42,7 +41,7 @@ async def post_comment_batches(
 
 async def post_comments(
     client: VkClient, owner_id: int, post_id: int, include_replies: bool = True
-) -> list[Comment]:
-    """Every comment of one post (top level first, then threads)."""
+) -> list[FetchedComment]:
+    """Every comment of one post, as stored (in the order the answers came)."""
     batches = await post_comment_batches(client, owner_id, post_id, include_replies)
     return [comment for batch in batches for comment in batch]

@@ -19,6 +19,7 @@ from vk_collector.storage.export import ExportFormat, export_chunks
 from vk_collector.storage.migrate import current_revision, head_revision, migrate, schema_diff
 from vk_collector.storage.records import (
     CommentData,
+    CommentFields,
     CommentRecord,
     GroupCommentCount,
     GroupData,
@@ -50,6 +51,7 @@ from vk_collector.storage.unit_of_work import UnitOfWork
 __all__ = [
     "GROUP_SORT_FIELDS",
     "CommentData",
+    "CommentFields",
     "CommentRecord",
     "CommentRepository",
     "Database",

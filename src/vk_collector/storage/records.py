@@ -13,10 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 __all__ = [
     "CommentData",
+    "CommentFields",
     "CommentRecord",
     "GroupCommentCount",
     "GroupData",
@@ -151,6 +152,36 @@ class PostData:
             comments_count=_count(item.get("comments")),
             is_pinned=bool(item.get("is_pinned")),
         )
+
+
+class CommentFields(Protocol):
+    """What storing a comment reads: :class:`CommentData`, or any object with the same
+    attributes (the collector's ``FetchedComment``, built straight from VK's answer)."""
+
+    @property
+    def owner_id(self) -> int: ...
+    @property
+    def comment_id(self) -> int: ...
+    @property
+    def post_id(self) -> int: ...
+    @property
+    def date(self) -> int: ...
+    @property
+    def from_id(self) -> int: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def likes(self) -> int: ...
+    @property
+    def deleted(self) -> bool: ...
+    @property
+    def parent_comment_id(self) -> int | None: ...
+    @property
+    def reply_to_comment(self) -> int | None: ...
+    @property
+    def author_id(self) -> int | None: ...
+    @property
+    def author_name(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)

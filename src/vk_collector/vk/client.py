@@ -13,7 +13,7 @@ method and moves to the next token; 27 teaches the pool that the token is a comm
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -54,9 +54,13 @@ from vk_collector.vk.models import (
 from vk_collector.vk.ratelimit import RateLimiter
 from vk_collector.vk.tokens import Token, TokenKind, TokenPool, parse_token
 
-__all__ = ["GROUPS_BATCH", "GROUP_FIELDS", "VkClient"]
+__all__ = ["GROUPS_BATCH", "GROUP_FIELDS", "Decoder", "VkClient"]
 
 log = structlog.get_logger(__name__)
+
+Decoder = Callable[[bytes], dict[str, Any]]
+"""Parses a response body into the envelope (``response``/``error``/...) in one pass;
+raises ``ValueError`` (pydantic's ``ValidationError`` is one) on a malformed body."""
 
 GROUPS_BATCH = 500
 GROUP_FIELDS = ("members_count", "description", "screen_name", "is_closed", "type")
@@ -119,10 +123,18 @@ class VkClient:
     # -- low level -----------------------------------------------------------------------
 
     async def call(
-        self, method: str, params: Mapping[str, Any] | None = None, *, token: str | None = None
+        self,
+        method: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        decode: Decoder | None = None,
     ) -> Any:
-        """One API method; returns ``response`` or raises a classified ``VkApiError``."""
-        envelope, _ = await self._request(method, params or {}, token=token, methods=(method,))
+        """One API method; returns ``response`` or raises a classified ``VkApiError``.
+        ``decode`` parses the body instead of ``json.loads`` (typed ``response``)."""
+        envelope, _ = await self._request(
+            method, params or {}, token=token, methods=(method,), decode=decode
+        )
         return envelope.get("response")
 
     def execute_available(self, token: str | None = None) -> bool:
@@ -132,10 +144,16 @@ class VkClient:
         return any(t.key not in self._no_execute for t in self._pool.tokens)
 
     async def execute(
-        self, calls: Sequence[ApiCall], *, token: str | None = None, chunk_size: int = MAX_CALLS
+        self,
+        calls: Sequence[ApiCall],
+        *,
+        token: str | None = None,
+        chunk_size: int = MAX_CALLS,
+        decode: Decoder | None = None,
     ) -> list[CallResult]:
         """Run ``calls`` through ``execute``, ``chunk_size`` (≤ 25) per request, up to
-        ``concurrency`` requests at once.
+        ``concurrency`` requests at once.  ``decode`` parses each answer's body in one
+        pass (the calls' values then are what it builds, ``False`` for a failed call).
 
         Calls that fail transiently inside ``execute`` are sent again (bounded by
         ``max_retries``); a call that hits the daily quota (29) is retried on the next token.
@@ -147,7 +165,7 @@ class VkClient:
             size = max(1, min(MAX_CALLS, chunk_size))
             chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
             outcomes = await bounded_gather(
-                [self._execute_chunk([calls[i] for i in chunk], token) for chunk in chunks],
+                [self._execute_chunk([calls[i] for i in chunk], token, decode) for chunk in chunks],
                 self._semaphore,
             )
             again: list[int] = []
@@ -175,12 +193,16 @@ class VkClient:
         return [result for result in results if result is not None]
 
     async def _execute_chunk(
-        self, calls: list[ApiCall], token: str | None
+        self, calls: list[ApiCall], token: str | None, decode: Decoder | None = None
     ) -> tuple[Token | None, list[CallResult]]:
         methods = {"execute", *(call.method for call in calls)}
         try:
             envelope, used = await self._request(
-                "execute", {"code": build_code(calls)}, token=token, methods=methods
+                "execute",
+                {"code": build_code(calls)},
+                token=token,
+                methods=methods,
+                decode=decode,
             )
         except VkQuotaError as exc:
             return None, [CallResult(call, error=exc) for call in calls]
@@ -193,6 +215,7 @@ class VkClient:
         *,
         token: str | None,
         methods: Collection[str],
+        decode: Decoder | None = None,
     ) -> tuple[dict[str, Any], Token]:
         override = parse_token(token) if token is not None else None
         form = encode_params(params)
@@ -206,7 +229,7 @@ class VkClient:
         while True:
             current = override or await self._pool.pick(methods, exclude=refused)
             try:
-                return await self._send(method, form, current), current
+                return await self._send(method, form, current, decode), current
             except VkApiError as exc:
                 if exc.error_code == QUOTA_CODE:
                     await self._pool.cool_down(current, method)
@@ -229,7 +252,9 @@ class VkClient:
                     raise
                 log.warning("vk.token_refused", method=method, code=exc.error_code)
 
-    async def _send(self, method: str, form: dict[str, str], token: Token) -> dict[str, Any]:
+    async def _send(
+        self, method: str, form: dict[str, str], token: Token, decode: Decoder | None = None
+    ) -> dict[str, Any]:
         seen: dict[int, int] = {}
         rps = (
             self.settings.rps_community
@@ -255,7 +280,7 @@ class VkClient:
             with attempt:
                 metrics.record_rate_limit_wait(await self._limiter.acquire(token.key, rps))
                 try:
-                    envelope = await self._post(method, form, token)
+                    envelope = await self._post(method, form, token, decode)
                 except VkApiError:
                     metrics.record_vk_request(method, "transport_error")
                     raise
@@ -272,7 +297,9 @@ class VkClient:
                 raise escalate(exc, seen[exc.error_code])
         raise AssertionError("unreachable: tenacity reraises the last error")
 
-    async def _post(self, method: str, form: dict[str, str], token: Token) -> dict[str, Any]:
+    async def _post(
+        self, method: str, form: dict[str, str], token: Token, decode: Decoder | None = None
+    ) -> dict[str, Any]:
         body = {**form, "access_token": token.value, "v": self.settings.api_version}
         try:
             response = await self._http.post(method, data=body)
@@ -285,9 +312,10 @@ class VkClient:
         if response.status_code >= 400:
             raise transport_error(method, f"HTTP {response.status_code}")
         try:
-            envelope = response.json()
+            envelope = response.json() if decode is None else decode(response.content)
         except ValueError as exc:
-            raise transport_error(method, "response is not JSON", exc) from exc
+            what = "JSON" if decode is None else "the expected JSON"
+            raise transport_error(method, f"response is not {what}", exc) from exc
         if not isinstance(envelope, dict) or not ({"response", "error"} & envelope.keys()):
             raise transport_error(method, "response is not a VK envelope")
         return envelope

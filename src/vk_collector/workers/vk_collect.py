@@ -4,7 +4,8 @@ For each community: the ``limit`` most recent posts (the pinned one only if its 
 puts it among them), stored and linked to the task, then every comment of each post
 (replies included unless ``includeReplies`` is false), kept only when it contains one
 of ``filterWords`` (case-insensitive) if any are given.  Comment pages of several
-posts share ``execute`` requests.
+posts share ``execute`` requests, and requests stay in flight while comments are stored
+(:func:`vk_collector.vk.collect.stream_comments`).
 
 Resuming: the task's ``task_groups`` rows record which communities are done and its
 ``task_posts`` rows which posts have all their comments, so a retried job, or one
@@ -19,6 +20,7 @@ without retries; a transient one propagates and BullMQ retries with backoff.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any, ClassVar
 
@@ -37,10 +39,9 @@ from vk_collector.queue.jobs import (
     VkCollectStats,
 )
 from vk_collector.storage import CommentData, PostData, TaskGroupState
-from vk_collector.vk.collect import fetch_recent_posts, iter_posts_comments
+from vk_collector.vk.collect import fetch_recent_posts, stream_comments
 from vk_collector.vk.errors import VkObjectError
 from vk_collector.vk.models import Comment, Post
-from vk_collector.workers.prefetch import prefetched
 from vk_collector.workers.progress import ProgressReporter
 from vk_collector.workers.task_worker import TaskWorker
 
@@ -250,26 +251,29 @@ class VkCollectWorker(TaskWorker[VkCollectJobData]):
             pending = await uow.posts.pending_comments(self._task_id(run), owner_id=owner_id)
         done_posts = len(posts) - len(pending)
         stored = 0
-        fetching = iter_posts_comments(self._vk, pending, include_replies, token=token)
-        async for batch in prefetched(fetching):
-            kept = [
-                comment_data(c, batch.owner_id, batch.post_id)
-                for c in batch.comments
-                if matches_filter(c.text, words)
-            ]
-            async with self._db.unit_of_work() as uow:
-                if kept:
-                    await uow.comments.upsert_many(kept)
-                if batch.done:
-                    await uow.posts.mark_comments_done(
-                        self._task_id(run), batch.owner_id, batch.post_id
-                    )
-                await uow.commit()
-            stored += len(kept)
-            run.comments += len(kept)
-            if batch.done:
-                done_posts += 1
-            await run.report("fetching_comments", index, group, done_posts / max(1, len(posts)))
+        streaming = stream_comments(self._vk, pending, include_replies, token=token)
+        async with contextlib.aclosing(streaming) as stream:
+            # the senders keep fetching while one batch list is stored: rows and the
+            # posts they finish go in one transaction, in the order they were fetched,
+            # so a post is never marked done before its comments are stored
+            async for batches in stream:
+                kept = [
+                    c
+                    for b in batches
+                    for c in b.comments
+                    if not words or matches_filter(c.text, words)
+                ]
+                finished = [(b.owner_id, b.post_id) for b in batches if b.done]
+                async with self._db.unit_of_work() as uow:
+                    if kept:
+                        await uow.comments.upsert_many(kept)
+                    for owner, post_id in finished:
+                        await uow.posts.mark_comments_done(self._task_id(run), owner, post_id)
+                    await uow.commit()
+                stored += len(kept)
+                run.comments += len(kept)
+                done_posts += len(finished)
+                await run.report("fetching_comments", index, group, done_posts / max(1, len(posts)))
         async with self._db.unit_of_work() as uow:
             await uow.task_groups.mark(
                 self._task_id(run),

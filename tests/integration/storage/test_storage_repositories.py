@@ -15,6 +15,7 @@ from vk_collector.storage import (
     TaskGroupState,
     TaskType,
 )
+from vk_collector.vk.collect import FetchedComment
 
 
 def _group(vk_id: int, name: str, screen_name: str | None = None, **extra: object) -> GroupData:
@@ -227,6 +228,38 @@ async def test_comment_upsert_chunks_and_refreshes(any_database: Database) -> No
     )
     (deleted,) = [c for c in flat if c.comment_id == 5]
     assert (deleted.deleted, deleted.text) == (True, "")
+
+
+async def test_fetched_comments_are_upserted_in_bulk(any_database: Database) -> None:
+    """The collector's rows (FetchedComment) go in as they are: a comment twice in one
+    batch is one row, the later version; fetched again later, the row is updated."""
+
+    def fetched(cid: int, text: str, likes: int, name: str | None) -> FetchedComment:
+        return FetchedComment(
+            owner_id=-1, comment_id=cid, post_id=1, date=1_700_000_000, from_id=5,
+            text=text, likes=likes, deleted=False, parent_comment_id=None,
+            reply_to_comment=None, author_id=5, author_name=name,
+        )  # fmt: skip
+
+    task = await _task(any_database)
+    async with any_database.unit_of_work() as uow:
+        await uow.posts.upsert_many([_post(-1, 1)], task_id=task)
+        batch = [
+            fetched(7, "first", 1, None),
+            fetched(8, "other", 0, "B"),
+            fetched(7, "2nd", 2, "A"),
+        ]
+        assert await uow.comments.upsert_many(batch) == 2
+        await uow.commit()
+    async with any_database.unit_of_work() as uow:
+        assert await uow.comments.upsert_many([fetched(7, "edited", 9, "A B")]) == 1
+        await uow.commit()
+    async with any_database.unit_of_work(read_only=True) as uow:
+        rows = (await uow.comments.list_for_post(-1, 1)).items
+    assert [(c.comment_id, c.text, c.likes, c.author_name) for c in rows] == [
+        (7, "edited", 9, "A B"),
+        (8, "other", 0, "B"),
+    ]
 
 
 async def test_a_comment_needs_its_post(any_database: Database) -> None:

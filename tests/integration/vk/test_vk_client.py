@@ -15,6 +15,7 @@ import structlog
 from vk_collector.errors import ErrorSeverity, VkApiError
 from vk_collector.vk.client import VkClient
 from vk_collector.vk.collect import (
+    FetchedComment,
     fetch_recent_posts,
     iter_posts_comments,
 )
@@ -24,7 +25,6 @@ from vk_collector.vk.errors import (
     VkQuotaError,
 )
 from vk_collector.vk.execute import ApiCall
-from vk_collector.vk.models import Comment
 from vk_emulator import Dataset, EmulatorServer, FaultConfig, VkQuirks
 
 from support.emulator import COMMUNITY_TOKEN, SERVICE_TOKEN, USER_TOKEN, EmulatorFactory
@@ -63,10 +63,9 @@ def expected_comments(dataset: Dataset, owner_id: int, post_id: int) -> dict[int
     }
 
 
-def as_expected(comments: list[Comment]) -> dict[int, Any]:
+def as_expected(comments: list[FetchedComment]) -> dict[int, Any]:
     return {
-        c.id: (c.parent_id, c.deleted, c.text, c.from_id, c.likes.count if c.likes else None)
-        for c in comments
+        c.comment_id: (c.parent_comment_id, c.deleted, c.text, c.from_id, c.likes) for c in comments
     }
 
 
@@ -183,7 +182,7 @@ async def test_fetch_post_comments_returns_every_comment(
     owner_id, post_id = biggest_post(emulator.dataset)
     client = make_client(emulator, use_execute=use_execute)
     comments = await post_comments(client, owner_id, post_id)
-    assert len(comments) == len({c.id for c in comments})
+    assert len(comments) == len({c.comment_id for c in comments})
     assert as_expected(comments) == expected_comments(emulator.dataset, owner_id, post_id)
     assert any(c.deleted for c in comments)
     methods = emulator.stats()["methods"]
@@ -198,7 +197,7 @@ async def test_comments_without_replies_and_in_batches(
     client = make_client(emulator)
     top = await post_comments(client, owner_id, post_id, include_replies=False)
     tree = emulator.dataset.comment_tree(owner_id, post_id)
-    assert [c.id for c in top] == [c.id for c in tree.top]
+    assert sorted(c.comment_id for c in top) == sorted(c.id for c in tree.top)
     batches = await post_comment_batches(client, owner_id, post_id)
     assert len(batches) >= 2  # the first page, then the rest
     assert sum(len(b) for b in batches) == len(emulator.dataset.comments(owner_id, post_id))
@@ -210,7 +209,7 @@ async def test_iter_posts_comments_packs_posts_and_reports_per_post(
     dataset = emulator.dataset
     posts = [(p.owner_id, p.id) for p in dataset.posts(1) + dataset.posts(2)]
     client = make_client(emulator)
-    got: dict[tuple[int, int], list[Comment]] = {}
+    got: dict[tuple[int, int], list[FetchedComment]] = {}
     errors: dict[tuple[int, int], VkApiError] = {}
     done: set[tuple[int, int]] = set()
     async for batch in iter_posts_comments(client, posts):
@@ -414,5 +413,5 @@ async def test_short_threads_come_embedded_and_cost_no_request(
     comments = await post_comments(make_client(emulator), owner_id, post_id)
 
     assert as_expected(comments) == expected_comments(dataset, owner_id, post_id)
-    assert any(c.parent_id for c in comments)  # replies are there
+    assert any(c.parent_comment_id for c in comments)  # replies are there
     assert emulator.stats()["inner_calls"]["wall.getComments"] == 1  # one page, no thread pages

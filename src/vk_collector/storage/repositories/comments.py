@@ -6,12 +6,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Row, and_, func, select
+from sqlalchemy import Dialect, Row, and_, bindparam, func, select
 
 from vk_collector.storage.models import Comment, TaskPost, utcnow
-from vk_collector.storage.records import CommentData, CommentRecord, Page, from_unix
+from vk_collector.storage.records import CommentFields, CommentRecord, Page, from_unix
 from vk_collector.storage.repositories._base import (
+    MAX_ROWS_PER_STATEMENT,
     Repository,
+    build_upsert,
+    chunked,
     dedupe,
     table_of,
     validate_page,
@@ -48,6 +51,30 @@ _COLUMNS = (
     Comment.author_id,
     Comment.author_name,
 )
+_ROW_ORDER = ("owner_id", "comment_id", *_UPDATED_ON_CONFLICT)
+"""The order of the tuples :meth:`CommentRepository.upsert_many` binds."""
+_FETCHED_AT = table_of(Comment).c.fetched_at.type
+_UPSERTS: dict[str, str] = {}
+
+
+def _compiled_upsert(dialect: Dialect) -> str:
+    """The comments upsert as the driver's SQL, positional parameters in
+    :data:`_ROW_ORDER`; compiled on first use per dialect."""
+    sql = _UPSERTS.get(dialect.name)
+    if sql is None:
+        statement = build_upsert(
+            dialect.name,
+            table_of(Comment),
+            keys=["owner_id", "comment_id"],
+            update=_UPDATED_ON_CONFLICT,
+        ).inline()  # no RETURNING, no pre-executed defaults: every column is bound
+        compiled = statement.values({n: bindparam(n) for n in _ROW_ORDER}).compile(dialect=dialect)
+        if not compiled.positional or tuple(compiled.positiontup or ()) != _ROW_ORDER:
+            raise RuntimeError(f"the comments upsert does not bind {_ROW_ORDER} in order")
+        sql = _UPSERTS[dialect.name] = compiled.string
+    return sql
+
+
 _JOIN_TASK = and_(TaskPost.owner_id == Comment.owner_id, TaskPost.post_id == Comment.post_id)
 
 
@@ -71,32 +98,44 @@ def comment_record(row: Row[*tuple[Any, ...]] | Comment) -> CommentRecord:
 
 
 class CommentRepository(Repository):
-    async def upsert_many(self, comments: Iterable[CommentData]) -> int:
-        """Store or refresh comments in batches of 500 rows; the latest version of a
-        comment wins.  Returns the number of distinct comments."""
+    async def upsert_many(self, comments: Iterable[CommentFields]) -> int:
+        """Store or refresh comments; the latest version of a comment wins, in the batch
+        and against the table.  Returns the number of distinct comments.
+
+        One ``INSERT ... ON CONFLICT (owner_id, comment_id) DO UPDATE``, compiled once
+        per dialect, goes to the driver's ``executemany`` with plain tuples, 500 rows
+        per call (SQLite steps its prepared statement per row; asyncpg pipelines it):
+        SQLAlchemy's per-row parameter processing cost 10 µs a comment, more than
+        fetching and parsing it.  ``fetched_at``, the same for the whole batch, is
+        processed once by its column type."""
         unique = dedupe(comments, lambda c: (c.owner_id, c.comment_id))
-        now = utcnow()
+        if not unique:
+            return 0
+        connection = await self.session.connection()
+        dialect = connection.dialect
+        sql = _compiled_upsert(dialect)
+        fetched_at = _FETCHED_AT.bind_processor(dialect)
+        now = utcnow() if fetched_at is None else fetched_at(utcnow())
         rows = [
-            {
-                "owner_id": c.owner_id,
-                "comment_id": c.comment_id,
-                "post_id": c.post_id,
-                "parent_comment_id": c.parent_comment_id,
-                "reply_to_comment": c.reply_to_comment,
-                "from_id": c.from_id,
-                "text": c.text,
-                "date": c.date,
-                "likes": c.likes,
-                "deleted": c.deleted,
-                "fetched_at": now,
-                "author_id": c.author_id,
-                "author_name": None if c.author_name is None else c.author_name[:255],
-            }
+            (
+                c.owner_id,
+                c.comment_id,
+                c.post_id,
+                c.parent_comment_id,
+                c.reply_to_comment,
+                c.from_id,
+                c.text,
+                c.date,
+                c.likes,
+                c.deleted,
+                now,
+                c.author_id,
+                None if c.author_name is None else c.author_name[:255],
+            )
             for c in unique
         ]
-        await self._upsert(
-            table_of(Comment), rows, keys=["owner_id", "comment_id"], update=_UPDATED_ON_CONFLICT
-        )
+        for chunk in chunked(rows, MAX_ROWS_PER_STATEMENT):
+            await connection.exec_driver_sql(sql, list(chunk))
         return len(unique)
 
     async def count(self, *, owner_id: int | None = None, post_id: int | None = None) -> int:
