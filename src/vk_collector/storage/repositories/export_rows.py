@@ -178,4 +178,6 @@ class ExportRowRepository(Repository):
             page = page.where(
                 tuple_(*keys[:-1]) >= tuple_(*after[:-1]), tuple_(*keys) > tuple_(*after)
             )
-        return (await self.session.execute(page.limit(limit))).all()
+        # Core rows straight from the session's connection: no ORM row processing.
+        connection = await self.session.connection()
+        return (await connection.execute(page.limit(limit))).all()
