@@ -30,7 +30,13 @@ from vk_collector.settings import (
 )
 
 # Fixtures of other parts live in their own plugin modules under tests/support/.
-pytest_plugins = ["support.emulator", "support.database", "support.node", "support.redis_server"]
+pytest_plugins = [
+    "support.emulator",
+    "support.database",
+    "support.environment",
+    "support.node",
+    "support.redis_server",
+]
 
 
 @pytest.fixture(scope="session", autouse=True)

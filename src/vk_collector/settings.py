@@ -54,12 +54,18 @@ def _config(prefix: str, nested_delimiter: str | None = None) -> SettingsConfigD
     )
 
 
+def _plain_or_prefixed(name: str, **field: Any) -> Any:
+    """A field read from the original's plain variable (``REDIS_URL``) or from this
+    project's prefixed one (``VKC_REDIS_URL``); ``field`` goes to pydantic's ``Field``."""
+    return Field(validation_alias=AliasChoices(name, f"VKC_{name}"), **field)
+
+
 class RedisSettings(BaseSettings):
     model_config = _config("VKC_REDIS_")
 
-    url: str | None = Field(
+    url: str | None = _plain_or_prefixed(
+        "REDIS_URL",
         default=None,
-        validation_alias=AliasChoices("REDIS_URL", "VKC_REDIS_URL"),
         description="redis:// or rediss:// URL; unset starts a private embedded Valkey",
     )
     connect_timeout_s: float = Field(default=2.0, gt=0)
@@ -83,9 +89,9 @@ class RedisSettings(BaseSettings):
 class DatabaseSettings(BaseSettings):
     model_config = _config("VKC_DATABASE_")
 
-    url: str | None = Field(
+    url: str | None = _plain_or_prefixed(
+        "DATABASE_URL",
         default=None,
-        validation_alias=AliasChoices("DATABASE_URL", "VKC_DATABASE_URL"),
         description="SQLAlchemy async URL; unset means SQLite in the data directory",
     )
     echo: bool = False
@@ -118,13 +124,10 @@ class DatabaseSettings(BaseSettings):
 class VkSettings(BaseSettings):
     model_config = _config("VKC_VK_")
 
-    api_url: str = Field(
-        default="https://api.vk.ru/method/",
-        validation_alias=AliasChoices("VK_API_URL", "VKC_VK_API_URL"),
-    )
-    tokens: Annotated[list[SecretStr], NoDecode] = Field(
+    api_url: str = _plain_or_prefixed("VK_API_URL", default="https://api.vk.ru/method/")
+    tokens: Annotated[list[SecretStr], NoDecode] = _plain_or_prefixed(
+        "VK_TOKENS",
         default_factory=list,
-        validation_alias=AliasChoices("VK_TOKENS", "VKC_VK_TOKENS"),
         description="comma-separated access tokens",
     )
     api_version: str = "5.199"
@@ -252,9 +255,7 @@ class ApiSettings(BaseSettings):
 
     model_config = _config("VKC_API_")
 
-    key: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("API_KEY", "VKC_API_KEY")
-    )
+    key: SecretStr | None = _plain_or_prefixed("API_KEY", default=None)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     cors_origins: Annotated[list[str], NoDecode] = Field(

@@ -12,8 +12,8 @@ import openpyxl
 from pydantic import SecretStr
 
 from conftest import Api, StartApi
+from vk_collector.export import EXPORT_COLUMNS, export_rows
 from vk_collector.settings import QueueOptions, Settings, VkSettings
-from vk_collector.storage.export import EXPORT_COLUMNS, export_rows
 from vk_emulator import EmulatorServer
 
 from support.polling import eventually

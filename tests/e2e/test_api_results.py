@@ -9,8 +9,8 @@ import json
 import openpyxl
 
 from conftest import Api
+from vk_collector.export import EXPORT_COLUMNS, export_rows, neutralise_formula
 from vk_collector.storage import CommentData, GroupData, PostData, TaskType
-from vk_collector.storage.export import EXPORT_COLUMNS, export_rows, neutralise_formula
 
 
 async def _task_with_results(api: Api) -> int:

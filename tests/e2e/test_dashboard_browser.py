@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
+from vk_collector.export import EXPORT_COLUMNS
 from vk_collector.settings import Settings, VkSettings
 from vk_collector.storage import Database, TaskType
-from vk_collector.storage.export import EXPORT_COLUMNS
 from vk_collector.tasks import TaskService
 from vk_emulator import EmulatorServer
 

@@ -31,6 +31,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
@@ -222,33 +223,42 @@ def database_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture
-async def any_empty_database_url(
-    database_backend: str, request: pytest.FixtureRequest, sqlite_url: str
+async def _fresh_url(
+    database_backend: str, request: pytest.FixtureRequest, sqlite_url: str, *, migrated: bool
 ) -> AsyncIterator[str]:
-    """A fresh database URL with no tables, once per backend."""
+    """A fresh database URL on ``database_backend``, migrated or without tables; a
+    PostgreSQL database is dropped after its test."""
     if database_backend == "sqlite":
+        if migrated:
+            await migrate(sqlite_url)
         yield sqlite_url
         return
     databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
-    url = await databases.create(migrated=False)
+    url = await databases.create(migrated=migrated)
     yield url
     await databases.drop(url)
 
 
-@pytest.fixture
-async def any_database_url(
-    database_backend: str, request: pytest.FixtureRequest, sqlite_url: str
-) -> AsyncIterator[str]:
-    """A fresh migrated database URL, once per backend."""
-    if database_backend == "sqlite":
-        await migrate(sqlite_url)
-        yield sqlite_url
-        return
-    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
-    url = await databases.create(migrated=True)
-    yield url
-    await databases.drop(url)
+def _fresh_url_fixture(name: str, *, migrated: bool, doc: str) -> Any:
+    @pytest.fixture(name=name)
+    async def fixture(
+        database_backend: str, request: pytest.FixtureRequest, sqlite_url: str
+    ) -> AsyncIterator[str]:
+        async for url in _fresh_url(database_backend, request, sqlite_url, migrated=migrated):
+            yield url
+
+    fixture.__doc__ = doc
+    return fixture
+
+
+any_empty_database_url = _fresh_url_fixture(
+    "any_empty_database_url",
+    migrated=False,
+    doc="A fresh database URL with no tables, once per backend.",
+)
+any_database_url = _fresh_url_fixture(
+    "any_database_url", migrated=True, doc="A fresh migrated database URL, once per backend."
+)
 
 
 @pytest.fixture

@@ -7,22 +7,7 @@ import pytest
 from vk_collector.errors import ErrorCode, ValidationError
 from vk_collector.settings import load_settings
 
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
-    import os
-
-    for name in list(os.environ):
-        if name.startswith(("VKC_", "VK_", "REDIS_")) or name in {
-            "DATABASE_URL",
-            "API_KEY",
-            "DB_URL",
-            "PORT",
-            "CORS_ORIGINS",
-            "MAX_FILE_SIZE",
-        }:
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(str(tmp_path))  # no .env from the working tree
+pytestmark = pytest.mark.usefixtures("clean_environment")
 
 
 def test_defaults_are_the_embedded_ones() -> None:

@@ -8,21 +8,9 @@ import os
 import pytest
 
 from vk_collector.errors import ErrorCode, ValidationError
-from vk_collector.settings import load_settings
+from vk_collector.settings import Settings, load_settings
 
-_ORIGINAL = ("DB_URL", "PORT", "CORS_ORIGINS", "MAX_FILE_SIZE")
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
-    for name in list(os.environ):
-        if name.startswith(("VKC_", "VK_", "REDIS_")) or name in {
-            "DATABASE_URL",
-            "API_KEY",
-            *_ORIGINAL,
-        }:
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(str(tmp_path))
+pytestmark = pytest.mark.usefixtures("clean_environment")
 
 
 def _refused() -> ValidationError:
@@ -32,49 +20,76 @@ def _refused() -> ValidationError:
     return caught.value
 
 
-def test_the_originals_names_alone_configure_everything(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DB_URL", "postgresql://u:p@db:5432/vk_analyzer")
-    monkeypatch.setenv("VK_ACCESS_TOKEN", "vk1.a.secret")
-    monkeypatch.setenv("REDIS_HOST", "cache")
-    monkeypatch.setenv("REDIS_PORT", "6380")
-    monkeypatch.setenv("REDIS_PASSWORD", "p@ss/word")
-    monkeypatch.setenv("REDIS_DB", "3")
-    monkeypatch.setenv("PORT", "3000")
-    monkeypatch.setenv("CORS_ORIGINS", "http://localhost:5173, https://ui.example/")
-    monkeypatch.setenv("MAX_FILE_SIZE", "1048576")
-
-    settings = load_settings()
-
-    assert settings.database_url == "postgresql+asyncpg://u:p@db:5432/vk_analyzer"
-    assert [t.get_secret_value() for t in settings.vk.tokens] == ["vk1.a.secret"]
-    assert settings.redis.url == "redis://:p%40ss%2Fword@cache:6380/3"
-    assert settings.api.port == 3000
-    assert settings.api.cors_origins == ["http://localhost:5173", "https://ui.example"]
-    assert settings.max_upload_bytes == 1_048_576
+def _seen(settings: Settings) -> dict[str, object]:
+    return {
+        "database_url": settings.database_url,
+        "tokens": [t.get_secret_value() for t in settings.vk.tokens],
+        "redis_url": settings.redis.url,
+        "port": settings.api.port,
+        "cors_origins": settings.api.cors_origins,
+        "max_upload_bytes": settings.max_upload_bytes,
+    }
 
 
-def test_only_redis_host_gives_the_default_port_and_db(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("REDIS_HOST", "cache")
-    assert load_settings().redis.url == "redis://cache:6379/0"
-
-
-def test_ours_win_when_both_agree(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://u:p@db/vk")
-    monkeypatch.setenv("DB_URL", "postgres://u:p@db/vk")
-    monkeypatch.setenv("VK_TOKENS", "a,b")
-    monkeypatch.setenv("VK_ACCESS_TOKEN", "b")
-    monkeypatch.setenv("REDIS_URL", "redis://cache:6379/1")
-    monkeypatch.setenv("REDIS_HOST", "cache")
-    monkeypatch.setenv("REDIS_DB", "1")
-    monkeypatch.setenv("VKC_API_PORT", "8001")
-    monkeypatch.setenv("PORT", "8001")
-
-    settings = load_settings()
-
-    assert settings.database_url == "postgresql+asyncpg://u:p@db/vk"
-    assert [t.get_secret_value() for t in settings.vk.tokens] == ["a", "b"]
-    assert settings.redis.url == "redis://cache:6379/1"
-    assert settings.api.port == 8001
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        pytest.param(
+            {
+                "DB_URL": "postgresql://u:p@db:5432/vk_analyzer",
+                "VK_ACCESS_TOKEN": "vk1.a.secret",
+                "REDIS_HOST": "cache",
+                "REDIS_PORT": "6380",
+                "REDIS_PASSWORD": "p@ss/word",
+                "REDIS_DB": "3",
+                "PORT": "3000",
+                "CORS_ORIGINS": "http://localhost:5173, https://ui.example/",
+                "MAX_FILE_SIZE": "1048576",
+            },
+            {
+                "database_url": "postgresql+asyncpg://u:p@db:5432/vk_analyzer",
+                "tokens": ["vk1.a.secret"],
+                "redis_url": "redis://:p%40ss%2Fword@cache:6380/3",
+                "port": 3000,
+                "cors_origins": ["http://localhost:5173", "https://ui.example"],
+                "max_upload_bytes": 1_048_576,
+            },
+            id="the-originals-names-alone-configure-everything",
+        ),
+        pytest.param(
+            {"REDIS_HOST": "cache"},
+            {"redis_url": "redis://cache:6379/0"},
+            id="only-redis-host-gives-the-default-port-and-db",
+        ),
+        pytest.param(
+            {
+                "DATABASE_URL": "postgresql+asyncpg://u:p@db/vk",
+                "DB_URL": "postgres://u:p@db/vk",
+                "VK_TOKENS": "a,b",
+                "VK_ACCESS_TOKEN": "b",
+                "REDIS_URL": "redis://cache:6379/1",
+                "REDIS_HOST": "cache",
+                "REDIS_DB": "1",
+                "VKC_API_PORT": "8001",
+                "PORT": "8001",
+            },
+            {
+                "database_url": "postgresql+asyncpg://u:p@db/vk",
+                "tokens": ["a", "b"],
+                "redis_url": "redis://cache:6379/1",
+                "port": 8001,
+            },
+            id="ours-win-when-both-agree",
+        ),
+    ],
+)
+def test_the_originals_names_configure_what_ours_leave_unset(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], expected: dict[str, object]
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    seen = _seen(load_settings())
+    assert {key: seen[key] for key in expected} == expected
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.dialects import postgresql, sqlite
 
 from vk_collector.errors import ErrorCode, ValidationError
+from vk_collector.export import ExportFormat
 from vk_collector.storage import (
     CommentData,
     GroupData,
@@ -17,8 +18,7 @@ from vk_collector.storage import (
     PostData,
     scrub_secrets,
 )
-from vk_collector.storage._export_rows import iso_utc
-from vk_collector.storage.export import ExportFormat
+from vk_collector.storage.flat_rows import iso_utc
 from vk_collector.storage.models import Comment, UTCDateTime
 from vk_collector.storage.repositories._base import (
     MAX_PARAMETERS,

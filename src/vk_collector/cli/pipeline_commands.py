@@ -25,11 +25,11 @@ from vk_collector.cli.common import (
 )
 from vk_collector.cli.session import open_database, open_runtime, task_summary, wait_for_task
 from vk_collector.errors import ValidationError
+from vk_collector.export import ExportFormat, write_export
 from vk_collector.pipelines import CollectRequest, Pipelines
 from vk_collector.queue.config import QueueName
 from vk_collector.settings import Settings
 from vk_collector.storage import GroupRecord, Page, TaskRecord, TaskStatus
-from vk_collector.storage.export import ExportFormat, write_export
 from vk_collector.tasks import TaskService
 
 __all__ = ["collect", "export", "groups_app", "tasks_app", "upload"]

@@ -10,12 +10,13 @@
     await db.dispose()
 
 Repositories return the frozen records of :mod:`vk_collector.storage.records`, never
-ORM objects, so callers never hold a session.  Exports live in
-:mod:`vk_collector.storage.export`.
+ORM objects, so callers never hold a session.  Exports (CSV, XLSX, JSON) are not
+storage: they live in :mod:`vk_collector.export`, which reads the flat rows of
+:mod:`vk_collector.storage.flat_rows` through ``uow.export_rows``.
 """
 
 from vk_collector.storage.engine import Database, create_engine
-from vk_collector.storage.export import ExportFormat, export_chunks
+from vk_collector.storage.flat_rows import CommentKey, CommentRow, PostRow
 from vk_collector.storage.migrate import current_revision, head_revision, migrate, schema_diff
 from vk_collector.storage.records import (
     CommentData,
@@ -38,8 +39,10 @@ from vk_collector.storage.records import (
     UpsertResult,
 )
 from vk_collector.storage.repositories import (
+    DEFAULT_PAGE_ROWS,
     GROUP_SORT_FIELDS,
     CommentRepository,
+    ExportRowRepository,
     GroupRepository,
     PostRepository,
     TaskGroupRepository,
@@ -49,13 +52,16 @@ from vk_collector.storage.repositories import (
 from vk_collector.storage.unit_of_work import UnitOfWork
 
 __all__ = [
+    "DEFAULT_PAGE_ROWS",
     "GROUP_SORT_FIELDS",
     "CommentData",
     "CommentFields",
+    "CommentKey",
     "CommentRecord",
     "CommentRepository",
+    "CommentRow",
     "Database",
-    "ExportFormat",
+    "ExportRowRepository",
     "GroupCommentCount",
     "GroupData",
     "GroupRecord",
@@ -67,6 +73,7 @@ __all__ = [
     "PostKey",
     "PostRecord",
     "PostRepository",
+    "PostRow",
     "TaskGroupRecord",
     "TaskGroupRepository",
     "TaskGroupState",
@@ -78,7 +85,6 @@ __all__ = [
     "UpsertResult",
     "create_engine",
     "current_revision",
-    "export_chunks",
     "head_revision",
     "migrate",
     "schema_diff",

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from alembic import command
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _ADVISORY_LOCK_KEY = 0x766B635F6D6967  # "vkc_mig"
@@ -112,14 +114,21 @@ def _process_lock() -> asyncio.Lock:
     return lock
 
 
-async def migrate(url: str, revision: str = "head") -> None:
-    """Upgrade the database at ``url`` to ``revision`` (creating the SQLite file)."""
+async def _on_connection(url: str, work: Callable[[Connection], T]) -> T:
+    """``work`` on one connection of an engine of its own, disposed afterwards (so no
+    pool outlives a migration or an inspection)."""
     engine = create_engine(url)
     try:
-        async with _process_lock(), engine.connect() as connection:
-            before, after = await connection.run_sync(_upgrade, revision)
+        async with engine.connect() as connection:
+            return await connection.run_sync(work)
     finally:
         await engine.dispose()
+
+
+async def migrate(url: str, revision: str = "head") -> None:
+    """Upgrade the database at ``url`` to ``revision`` (creating the SQLite file)."""
+    async with _process_lock():
+        before, after = await _on_connection(url, lambda c: _upgrade(c, revision))
     if before != after:
         where = make_url(url).render_as_string(hide_password=True)
         log.info("storage.migrated", database=where, before=before, after=after)
@@ -127,12 +136,7 @@ async def migrate(url: str, revision: str = "head") -> None:
 
 async def current_revision(url: str) -> str | None:
     """The revision the database is at; ``None`` for an empty database."""
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as connection:
-            return await connection.run_sync(_current)
-    finally:
-        await engine.dispose()
+    return await _on_connection(url, _current)
 
 
 def _diff(connection: Connection) -> list[Any]:
@@ -145,9 +149,4 @@ def _diff(connection: Connection) -> list[Any]:
 async def schema_diff(url: str) -> list[Any]:
     """Alembic's autogenerate diff between the database and the models; ``[]`` when
     the migrated schema matches them."""
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as connection:
-            return await connection.run_sync(_diff)
-    finally:
-        await engine.dispose()
+    return await _on_connection(url, _diff)

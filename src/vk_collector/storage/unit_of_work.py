@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from vk_collector.errors import ErrorCode, StorageError
 from vk_collector.storage.repositories import (
     CommentRepository,
+    ExportRowRepository,
     GroupRepository,
     PostRepository,
     TaskGroupRepository,
@@ -41,6 +42,7 @@ class UnitOfWork:
     task_groups: TaskGroupRepository
     posts: PostRepository
     comments: CommentRepository
+    export_rows: ExportRowRepository
 
     def __init__(
         self,
@@ -73,6 +75,7 @@ class UnitOfWork:
         self.task_groups = TaskGroupRepository(session, self._dialect)
         self.posts = PostRepository(session, self._dialect)
         self.comments = CommentRepository(session, self._dialect)
+        self.export_rows = ExportRowRepository(session, self._dialect)
         return self
 
     async def __aexit__(

@@ -16,15 +16,14 @@ import openpyxl  # type: ignore[import-untyped]
 import pytest
 
 from vk_collector.errors import ErrorCode, ValidationError
-from vk_collector.storage import CommentData, Database, GroupData, PostData, TaskType
-from vk_collector.storage._export_rows import comment_rows
-from vk_collector.storage.export import (
+from vk_collector.export import (
     EXPORT_COLUMNS,
     ExportFormat,
     export_chunks,
     export_rows,
     write_export,
 )
+from vk_collector.storage import CommentData, Database, GroupData, PostData, TaskType
 
 T0 = 1_700_000_000
 TRICKY = 'quote " comma, newline\nformula =1+1 and Кириллица'
@@ -133,7 +132,7 @@ async def test_export_rows_are_the_tasks_comments(any_database: Database) -> Non
     # task B's results include the post task A stored first, and nothing of task A's own
     assert [row async for row in export_rows(any_database, second)] == _expected({-2, -3})
     # keyset pages (SQLite) and cursor batches (PostgreSQL) that end inside a post
-    tiny = [row async for row in comment_rows(any_database, first, chunk_rows=2)]
+    tiny = [row async for row in export_rows(any_database, first, chunk_rows=2)]
     assert tiny == _expected({-1, -2})
 
 

@@ -12,7 +12,8 @@ from vk_collector.api.deps import MAX_VK_ID, DbDep, RequestId, TaskIdPath, Tasks
 from vk_collector.api.envelope import ApiModel, Envelope, ErrorEnvelope, envelope
 from vk_collector.api.limits import Slots, SlotStreamingResponse
 from vk_collector.clock import utc_now_iso
-from vk_collector.storage import CommentRecord, ExportFormat, PostRecord, export_chunks
+from vk_collector.export import ExportFormat, export_chunks
+from vk_collector.storage import CommentRecord, PostRecord
 
 __all__ = ["router"]
 

@@ -1,6 +1,7 @@
 """Repositories: one per aggregate, each bound to the unit of work's session."""
 
 from vk_collector.storage.repositories.comments import CommentRepository
+from vk_collector.storage.repositories.export_rows import DEFAULT_PAGE_ROWS, ExportRowRepository
 from vk_collector.storage.repositories.groups import GROUP_SORT_FIELDS, GroupRepository
 from vk_collector.storage.repositories.posts import PostRepository
 from vk_collector.storage.repositories.tasks import (
@@ -11,9 +12,11 @@ from vk_collector.storage.repositories.tasks import (
 )
 
 __all__ = [
+    "DEFAULT_PAGE_ROWS",
     "GROUP_SORT_FIELDS",
     "SECRET_KEYS",
     "CommentRepository",
+    "ExportRowRepository",
     "GroupRepository",
     "PostRepository",
     "TaskGroupRepository",

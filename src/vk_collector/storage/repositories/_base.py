@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -22,12 +23,14 @@ __all__ = [
     "chunked",
     "dedupe",
     "page_offset",
+    "record_of",
     "rows_per_statement",
     "table_of",
     "validate_page",
 ]
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 # Rows go to the driver in batches: SQLite executes the cached statement once per row
 # (executemany) and PostgreSQL pipelines it, so a statement binds one row's parameters.
@@ -46,6 +49,26 @@ def table_of(model: type[DeclarativeBase]) -> Table:
     if not isinstance(table, Table):  # pragma: no cover - every model maps one table
         raise TypeError(f"{model.__name__} is not mapped to a table")
     return table
+
+
+_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
+
+
+def _field_names(record_type: type[Any]) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(record_type)
+    if names is None:
+        names = _FIELD_NAMES[record_type] = tuple(f.name for f in dataclasses.fields(record_type))
+    return names
+
+
+def record_of(record_type: type[R], row: Any, **converted: Any) -> R:
+    """A frozen record (a dataclass of :mod:`..records`) whose every field is read
+    from ``row`` (an ORM object or a result row) by the same name, except those given
+    in ``converted``.  A field ``row`` lacks raises ``AttributeError``."""
+    values = {
+        name: getattr(row, name) for name in _field_names(record_type) if name not in converted
+    }
+    return record_type(**values, **converted)
 
 
 def rows_per_statement(columns: int) -> int:

@@ -16,6 +16,7 @@ from vk_collector.storage.repositories._base import (
     build_upsert,
     chunked,
     dedupe,
+    record_of,
     table_of,
     validate_page,
 )
@@ -79,22 +80,7 @@ _JOIN_TASK = and_(TaskPost.owner_id == Comment.owner_id, TaskPost.post_id == Com
 
 
 def comment_record(row: Row[*tuple[Any, ...]] | Comment) -> CommentRecord:
-    return CommentRecord(
-        id=row.id,
-        owner_id=row.owner_id,
-        comment_id=row.comment_id,
-        post_id=row.post_id,
-        parent_comment_id=row.parent_comment_id,
-        reply_to_comment=row.reply_to_comment,
-        from_id=row.from_id,
-        text=row.text,
-        date=from_unix(row.date),
-        likes=row.likes,
-        deleted=row.deleted,
-        fetched_at=row.fetched_at,
-        author_id=row.author_id,
-        author_name=row.author_name,
-    )
+    return record_of(CommentRecord, row, date=from_unix(row.date))
 
 
 class CommentRepository(Repository):

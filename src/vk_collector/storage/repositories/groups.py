@@ -24,6 +24,7 @@ from vk_collector.storage.repositories._base import (
     chunked,
     dedupe,
     page_offset,
+    record_of,
     rows_per_statement,
     table_of,
 )
@@ -55,22 +56,7 @@ _UPDATED_ON_CONFLICT = (
 
 
 def _record(group: Group) -> GroupRecord:
-    return GroupRecord(
-        id=group.id,
-        vk_id=group.vk_id,
-        name=group.name,
-        screen_name=group.screen_name,
-        photo_50=group.photo_50,
-        members_count=group.members_count,
-        is_closed=group.is_closed,
-        deactivated=group.deactivated,
-        description=group.description,
-        status=group.status,
-        type=group.type,
-        upload_task_id=group.upload_task_id,
-        created_at=group.created_at,
-        updated_at=group.updated_at,
-    )
+    return record_of(GroupRecord, group)
 
 
 class GroupRepository(Repository):

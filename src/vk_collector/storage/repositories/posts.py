@@ -15,6 +15,7 @@ from vk_collector.storage.records import Page, PostData, PostKey, PostRecord, fr
 from vk_collector.storage.repositories._base import (
     Repository,
     dedupe,
+    record_of,
     table_of,
     validate_page,
 )
@@ -41,21 +42,7 @@ def _keep_first_task(
 
 
 def post_record(post: Post) -> PostRecord:
-    return PostRecord(
-        id=post.id,
-        owner_id=post.owner_id,
-        post_id=post.post_id,
-        date=from_unix(post.date),
-        text=post.text,
-        likes=post.likes,
-        reposts=post.reposts,
-        views=post.views,
-        comments_count=post.comments_count,
-        is_pinned=post.is_pinned,
-        first_task_id=post.first_task_id,
-        fetched_at=post.fetched_at,
-        comments_done=post.comments_done,
-    )
+    return record_of(PostRecord, post, date=from_unix(post.date))
 
 
 class PostRepository(Repository):

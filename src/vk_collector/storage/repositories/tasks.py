@@ -27,6 +27,7 @@ from vk_collector.storage.records import (
 from vk_collector.storage.repositories._base import (
     Repository,
     page_offset,
+    record_of,
     table_of,
 )
 
@@ -59,22 +60,16 @@ def scrub_secrets(value: Any) -> Any:
 
 
 def task_record(task: Task) -> TaskRecord:
-    return TaskRecord(
-        id=task.id,
-        type=task.type,
-        status=task.status,
-        progress=task.progress,
-        stage=task.stage,
+    """JSON columns are copied, so a record never shares a mutable value with the
+    session's object."""
+    return record_of(
+        TaskRecord,
+        task,
         stats=dict(task.stats or {}),
         errors=list(task.errors or []),
         parameters=dict(task.parameters or {}),
         result=None if task.result is None else dict(task.result),
-        error_message=task.error_message,
         current_group=None if task.current_group is None else dict(task.current_group),
-        created_at=task.created_at,
-        updated_at=task.updated_at,
-        started_at=task.started_at,
-        finished_at=task.finished_at,
     )
 
 
@@ -179,16 +174,7 @@ class TaskRepository(Repository):
 
 
 def _task_group_record(row: TaskGroup) -> TaskGroupRecord:
-    return TaskGroupRecord(
-        task_id=row.task_id,
-        group_vk_id=row.group_vk_id,
-        name=row.name,
-        state=row.state,
-        posts_done=row.posts_done,
-        comments_collected=row.comments_collected,
-        error=row.error,
-        updated_at=row.updated_at,
-    )
+    return record_of(TaskGroupRecord, row)
 
 
 class TaskGroupRepository(Repository):
