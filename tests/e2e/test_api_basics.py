@@ -201,7 +201,7 @@ async def test_with_a_key_mutating_and_operator_endpoints_need_it(start_api: Sta
     await api.ok("GET", "/api/tasks")
     assert (await api.client.get("/metrics")).status_code == 200
     queues = await api.ok("GET", "/api/queues", headers={"X-API-Key": API_KEY})
-    assert {q["name"] for q in queues} == {"vk-collect", "process-groups"}
+    assert {q["name"] for q in queues} == {"vk-collect", "process-groups", "vk-collect-group"}
     paused = await api.ok("POST", "/api/queues/vk-collect/pause", headers={"X-API-Key": API_KEY})
     assert paused == {"queues": ["vk-collect"], "paused": True}
 

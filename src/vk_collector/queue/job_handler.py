@@ -33,7 +33,7 @@ from tenacity import (
 from vk_collector.errors import ErrorCode, QueueError, ValidationError
 from vk_collector.queue.config import JOB_ID_PATTERN, JOB_STATES, QueueName
 from vk_collector.queue.init_handler import QueueResources
-from vk_collector.queue.jobs import ProcessGroupsJobData, VkCollectJobData
+from vk_collector.queue.jobs import ProcessGroupsJobData, VkCollectGroupJobData, VkCollectJobData
 from vk_collector.queue.keys import job_id
 from vk_collector.retries import retry_waits_enabled
 from vk_collector.settings import QueuesSettings
@@ -53,6 +53,7 @@ _TRANSIENT = (
 _WIRE_MODELS: dict[QueueName, type[BaseModel]] = {
     QueueName.VK_COLLECT: VkCollectJobData,
     QueueName.PROCESS_GROUPS: ProcessGroupsJobData,
+    QueueName.VK_COLLECT_GROUP: VkCollectGroupJobData,
 }
 
 
