@@ -32,6 +32,7 @@ collected) and this job then ends as cancelled.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 from datetime import UTC
 from typing import Any
 
@@ -219,7 +220,9 @@ class CollectParent:
             for r in rows
             if r.state is TaskGroupState.FAILED
         ]
-        totals = await task_totals(self._db, task_id)
+        # the stored rows, not the communities' own counts (a community re-run after its
+        # worker died counts only what its last run stored)
+        totals = replace(await task_totals(self._db, task_id), posts=posts, comments=comments)
         await reporter.report(task_progress(totals, "saving_data"), force=True)
         started_at = task.started_at or utcnow()
         if started_at.tzinfo is None:  # SQLite gives naive UTC datetimes back
