@@ -69,6 +69,8 @@ RPS = 3.0
 PER_TOKEN = RPS * 25 * 100
 SEED = 7
 ANCHOR = 1_767_225_600
+CONCURRENCY = [2]
+"""Communities each worker process collects at once (``--concurrency``)."""
 PG_BINDIR = Path(os.environ.get("VKC_TEST_PG_BINDIR", "/usr/lib/postgresql/15/bin"))
 
 
@@ -238,6 +240,7 @@ def settings_for(
 ) -> Settings:
     queues = QueuesSettings(prefix=f"scale-{uuid.uuid4().hex[:8]}")
     queues.vk_collect.delay_ms = 0
+    queues.vk_collect_group.concurrency = CONCURRENCY[0]
     return Settings(
         data_dir=data_dir,
         redis=RedisSettings(url=redis_url),
@@ -248,6 +251,7 @@ def settings_for(
 
 
 def worker_env(settings: Settings, n: int) -> dict[str, str]:
+    concurrency = settings.queues.vk_collect_group.concurrency
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith(("VKC_", "VK_"))},
         "REDIS_URL": str(settings.redis.url),
@@ -259,6 +263,7 @@ def worker_env(settings: Settings, n: int) -> dict[str, str]:
         "VKC_VK_RPS_USER": str(RPS),
         "VKC_QUEUE_PREFIX": settings.queues.prefix,
         "VKC_QUEUE_VK_COLLECT__DELAY_MS": "0",
+        "VKC_QUEUE_VK_COLLECT_GROUP__CONCURRENCY": str(concurrency),
     }
 
 
@@ -415,7 +420,8 @@ def print_report(runs: list[Run], args: argparse.Namespace) -> None:
     print(
         f"Scale-out: {args.groups} communities x {args.limit} recent posts, top-level "
         f"comments, heavy walls; user tokens at {RPS:g} req/s each; Python "
-        f"{platform.python_version()}, {multiprocessing.cpu_count()} CPUs (shared)"
+        f"{platform.python_version()}, {multiprocessing.cpu_count()} CPUs (shared); "
+        f"{args.concurrency} communities at once per process"
     )
     print(
         f"{'db':<9}{'N':>3}{'K':>3}{'comments':>10}{'s':>7}{'comments/s':>11}{'of Nx7500':>10}"
@@ -444,6 +450,9 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=3, help="recent posts per community")
     parser.add_argument("--matrix", default="1x1,2x1,2x2,4x2", help="N tokens x K processes")
     parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument(
+        "--concurrency", type=int, default=2, help="communities at once per worker process"
+    )
     parser.add_argument("--emulator", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--max-tokens", type=int, default=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -451,6 +460,7 @@ def main() -> int:
         serve_emulator(args.groups, args.limit, args.max_tokens)
         return 0
     configure("WARNING")
+    CONCURRENCY[0] = args.concurrency
     try:
         runs = asyncio.run(
             measure(args.groups, args.limit, parse_matrix(args.matrix), args.backends.split(","))
