@@ -93,11 +93,9 @@ def test_wrk_baseline_counts_requests_on_both_apps(tmp_path: Path) -> None:
 
 async def test_scale_out_stores_what_the_emulator_serves_from_worker_processes() -> None:
     bench = benchmark("scale_out")
-    runs = await bench.measure(groups=2, limit=1, matrix=[(2, 2)], backends=["sqlite", "postgres"])
-    assert [(r.backend, r.tokens, r.processes) for r in runs] == [
-        ("sqlite", 2, 2),
-        ("postgres", 2, 2),
-    ]
+    # SQLite only, to stay quick: the PostgreSQL path differs by its database URL alone
+    runs = await bench.measure(groups=2, limit=1, matrix=[(2, 2)], backends=["sqlite"])
+    assert [(r.backend, r.tokens, r.processes) for r in runs] == [("sqlite", 2, 2)]
     for run in runs:
         # heavy walls: every post that takes comments has 1,001-3,000 top-level ones
         assert run.comments >= 1001
