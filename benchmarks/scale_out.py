@@ -5,7 +5,7 @@
 
 Every part runs in its own process, as in production: the VK emulator (serving heavy
 walls: every post that takes comments has 1,001-3,000 top-level ones, see
-``collect_end_to_end.py``; ``--emulator`` runs this file as that process), a private
+``collect_end_to_end.py``; ``scale_out_processes.py`` runs it), a private
 Valkey, the database (SQLite in a temporary directory, or a private PostgreSQL 15
 cluster started as ``tests/support/database.py`` does; a missing ``initdb`` is an
 error, not a skip), and K ``vk-collector worker`` processes with N user tokens at
@@ -30,26 +30,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import multiprocessing
 import os
 import platform
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
-import httpx
 import psutil
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from vk_collector.bootstrap import Runtime
 from vk_collector.embedded import EmbeddedValkey
@@ -64,175 +56,23 @@ from vk_collector.settings import (
 )
 from vk_collector.storage import TaskRecord
 
-HERE = Path(__file__).resolve().parent
-RPS = 3.0
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script or imported
+from scale_out_processes import (
+    RPS,
+    Emulator,
+    WorkerProcess,
+    new_postgres_database,
+    postgres,
+    tokens,
+)
+
 PER_TOKEN = RPS * 25 * 100
-SEED = 7
-ANCHOR = 1_767_225_600
 CONCURRENCY = [2]
 """Communities each worker process collects at once (``--concurrency``)."""
-PG_BINDIR = Path(os.environ.get("VKC_TEST_PG_BINDIR", "/usr/lib/postgresql/15/bin"))
 
 
 class NotMeasuredError(RuntimeError):
     """The run did not do the work it reports."""
-
-
-def tokens(n: int) -> list[str]:
-    return [f"demo-user-token-{i}" for i in range(1, n + 1)]
-
-
-# --- the emulator process -----------------------------------------------------------
-
-
-def serve_emulator(groups: int, limit: int, max_tokens: int) -> None:
-    """Run as ``--emulator``: serve heavy walls, print one JSON line (url, the chosen
-    communities, the posts and comments they hold), serve until stdin closes."""
-    sys.path.insert(0, str(HERE))
-    from collect_end_to_end import HeavyDataset, open_groups, recent_posts
-
-    from vk_emulator.config import EmulatorConfig
-    from vk_emulator.server import EmulatorServer
-
-    config = EmulatorConfig(
-        seed=SEED,
-        groups=max(200, 3 * groups),
-        rps=RPS,
-        max_comments_per_post=3000,
-        posts_per_group=(max(25, limit + 5), max(70, limit + 10)),
-        anchor_time=ANCHOR,
-        user_tokens=tuple(tokens(max_tokens)),
-    )
-    server = EmulatorServer(config, dataset=HeavyDataset.from_config(config)).start()
-    try:
-        chosen = open_groups(server.dataset, groups)
-        recent = [p for g in chosen for p in recent_posts(server.dataset, g, limit)]
-        for post in recent:  # VK has its data ready: trees are built before the clock
-            server.dataset.comment_tree(post.owner_id, post.id)
-        line = {
-            "url": server.url,
-            "base": server.base_url,
-            "groups": chosen,
-            "posts": len(recent),
-            "comments": sum(len(p.thread_sizes) for p in recent),
-        }
-        print(json.dumps(line), flush=True)
-        sys.stdin.read()
-    finally:
-        server.stop()
-
-
-@dataclass
-class Emulator:
-    process: subprocess.Popen[str]
-    url: str
-    base: str
-    groups: list[int]
-    posts: int
-    comments: int
-
-    @classmethod
-    def start(cls, groups: int, limit: int, max_tokens: int) -> Emulator:
-        command = [sys.executable, __file__, "--emulator", "--groups", str(groups)]
-        command += ["--limit", str(limit), "--max-tokens", str(max_tokens)]
-        process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the emulator process ended ({process.wait()})")
-        info = json.loads(line)
-        return cls(
-            process, info["url"], info["base"], info["groups"], info["posts"], info["comments"]
-        )
-
-    def stats(self) -> dict[str, Any]:
-        return dict(httpx.get(self.base + "stats", timeout=10).json())
-
-    def reset(self) -> None:
-        httpx.post(self.base + "stats/reset", timeout=10).raise_for_status()
-
-    def stop(self) -> None:
-        assert self.process.stdin is not None
-        with contextlib.suppress(BrokenPipeError):
-            self.process.stdin.close()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
-
-
-# --- PostgreSQL ------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def postgres() -> Iterator[str]:
-    """A private PostgreSQL cluster (tests/support/database.py's); its server URL."""
-    if not (PG_BINDIR / "initdb").exists():
-        raise RuntimeError(
-            f"PostgreSQL's initdb is not in {PG_BINDIR} (set VKC_TEST_PG_BINDIR): "
-            "the PostgreSQL runs cannot be measured"
-        )
-    sys.path.insert(0, str(HERE.parent / "tests"))
-    from support.database import PostgresCluster
-
-    cluster = PostgresCluster(PG_BINDIR)
-    try:
-        yield cluster.start()
-    finally:
-        cluster.stop()
-
-
-async def new_postgres_database(server_url: str) -> str:
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = make_url(server_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    connection = await asyncpg.connect(admin)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
-
-
-# --- worker processes ----------------------------------------------------------------
-
-
-class WorkerProcess:
-    """``vk-collector worker`` (every queue) in a process of its own."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.log = log
-        self._out = log.open("wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "vk_collector.cli", "worker"],
-            env=env,
-            stdout=self._out,
-            stderr=subprocess.STDOUT,
-        )
-        self.ps = psutil.Process(self.process.pid)
-
-    async def ready(self, within: float = 60.0) -> None:
-        deadline = time.monotonic() + within
-        while "worker ready" not in self.log.read_text(errors="replace"):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"worker did not start:\n{self.log.read_text()[-3000:]}")
-            await asyncio.sleep(0.1)
-
-    def cpu_s(self) -> float:
-        times = self.ps.cpu_times()
-        return float(times.user + times.system)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        self._out.close()
 
 
 def settings_for(
@@ -453,12 +293,7 @@ def main() -> int:
     parser.add_argument(
         "--concurrency", type=int, default=2, help="communities at once per worker process"
     )
-    parser.add_argument("--emulator", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--max-tokens", type=int, default=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.emulator:
-        serve_emulator(args.groups, args.limit, args.max_tokens)
-        return 0
     configure("WARNING")
     CONCURRENCY[0] = args.concurrency
     try:
