@@ -31,6 +31,7 @@ from vk_collector.tasks import TaskService
 from vk_collector.vk.client import VkClient
 from vk_collector.workers.groups_parse import GroupsParseWorker
 from vk_collector.workers.vk_collect import VkCollectWorker
+from vk_collector.workers.vk_collect_group import VkCollectGroupWorker
 
 __all__ = ["Runtime", "build_workers", "redis_endpoint", "register_settings_secrets"]
 
@@ -73,7 +74,11 @@ def build_workers(
     queues: Sequence[str] | None = None,
     concurrency: int | None = None,
 ) -> list[BaseWorker]:
-    """The workers of the named queues (both by default)."""
+    """The workers of the named queues (every queue by default).
+
+    ``vk-collect`` brings ``vk-collect-group`` with it: a process that runs collection
+    tasks also takes their communities' jobs.  ``vk-collect-group`` alone makes a
+    process that only collects communities, for scaling out."""
     wanted = set(queues or [q.value for q in QueueName])
     unknown = wanted - {q.value for q in QueueName}
     if unknown:
@@ -86,6 +91,9 @@ def build_workers(
         workers.append(GroupsParseWorker(settings, redis_url, db, vk, concurrency=concurrency))
     if QueueName.VK_COLLECT.value in wanted:
         workers.append(VkCollectWorker(settings, redis_url, db, vk, concurrency=concurrency))
+        wanted.add(QueueName.VK_COLLECT_GROUP.value)
+    if QueueName.VK_COLLECT_GROUP.value in wanted:
+        workers.append(VkCollectGroupWorker(settings, redis_url, db, vk, concurrency=concurrency))
     return workers
 
 

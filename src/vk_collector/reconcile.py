@@ -10,6 +10,10 @@ job (``vk-collect-<taskId>`` / ``process-groups-<taskId>``):
 job in Redis                        what happens to the task
 =================================  ===================================================
 waiting, delayed, active, ...       nothing: work is queued or under way
+waiting-children                    nothing: a collection's job waits for its
+                                    communities' jobs (``vk-collect-group``), which
+                                    update the task row as they go; BullMQ wakes it
+                                    when the last one ends
 none (``getJob`` answers None)      a collection is enqueued again under its job id and
                                     resumes from its ``task_groups``/``task_posts``
                                     rows; an upload is failed (its identifiers lived

@@ -176,6 +176,17 @@ class VkCollectQueueOptions(QueueOptions):
     delay_ms: int = Field(default=2000, ge=0)
 
 
+class VkCollectGroupQueueOptions(QueueOptions):
+    """vk-collect-group (one community of a collection task, a child of the task's
+    vk-collect job): 5 attempts, no delay, two communities at a time per worker; finished
+    children are kept (1000) so a re-run parent finds them and adds no duplicates."""
+
+    attempts: int = Field(default=5, ge=1, le=100)
+    concurrency: int = Field(default=2, ge=1, le=1000)
+    remove_on_complete: int = Field(default=1000, ge=0)
+    remove_on_fail: int = Field(default=1000, ge=0)
+
+
 class ProcessGroupsQueueOptions(QueueOptions):
     """process-groups: 3 attempts, no delay, two jobs at a time per worker."""
 
@@ -189,6 +200,7 @@ class QueuesSettings(BaseSettings):
     # one class per queue, so setting one option from the environment keeps the others
     vk_collect: VkCollectQueueOptions = Field(default_factory=VkCollectQueueOptions)
     process_groups: ProcessGroupsQueueOptions = Field(default_factory=ProcessGroupsQueueOptions)
+    vk_collect_group: VkCollectGroupQueueOptions = Field(default_factory=VkCollectGroupQueueOptions)
     backlog_threshold: int = Field(default=1000, ge=1, description="waiting jobs per queue")
     health_timeout_s: float = Field(default=1.5, gt=0, description="per health check")
     heartbeat_interval_s: float = Field(default=5.0, gt=0)

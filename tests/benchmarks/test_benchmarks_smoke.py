@@ -101,3 +101,31 @@ def test_upload_memory_parses_every_identifier_it_wrote(tmp_path: Path) -> None:
     assert result["peak"] > 0
     with pytest.raises(bench.NotMeasuredError, match=f"parsed {expected} identifiers"):
         bench.measure(path, expected + 1, traced=False)
+
+
+async def test_scale_out_stores_what_the_emulator_serves_from_worker_processes() -> None:
+    bench = benchmark("scale_out")
+    # SQLite only, to stay quick: the PostgreSQL path differs by its database URL alone
+    runs = await bench.measure(groups=2, limit=1, matrix=[(2, 2)], backends=["sqlite"])
+    assert [(r.backend, r.tokens, r.processes) for r in runs] == [("sqlite", 2, 2)]
+    for run in runs:
+        # heavy walls: every post that takes comments has 1,001-3,000 top-level ones
+        assert run.comments >= 1001
+        assert run.posts == 2
+        assert run.requests > 0
+        assert run.pages / run.requests > 1  # execute batches pages
+        assert len(run.worker_cpu_s) == 2
+        assert sum(run.worker_cpu_s) > 0
+
+
+def test_scale_out_refuses_figures_of_work_not_done() -> None:
+    bench = benchmark("scale_out")
+    emulator = bench.Emulator(None, "", "", [1, 2], posts=2, comments=2500)
+    short = bench.Run("sqlite", 2, 2, comments=2435, posts=2, seconds=1.0, requests=9,
+                      pages=30, errors_6=0)  # fmt: skip
+    with pytest.raises(bench.NotMeasuredError, match="stored 2 posts and 2435 comments"):
+        bench.check(short, emulator)
+    idle = bench.Run("sqlite", 2, 2, comments=2500, posts=2, seconds=1.0, requests=0,
+                     pages=0, errors_6=0)  # fmt: skip
+    with pytest.raises(bench.NotMeasuredError, match="0 requests"):
+        bench.check(idle, emulator)

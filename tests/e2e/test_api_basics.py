@@ -38,6 +38,7 @@ async def test_detailed_health_without_workers_is_degraded_and_says_why(api: Api
     assert data["reasons"] == [
         {"check": "workers", "status": "degraded", "message": "vk-collect: no live worker"},
         {"check": "workers", "status": "degraded", "message": "process-groups: no live worker"},
+        {"check": "workers", "status": "degraded", "message": "vk-collect-group: no live worker"},
     ]
     details = data["details"]
     assert details["redis"]["connected"] is True
@@ -83,7 +84,11 @@ async def test_detailed_health_shows_details_only_with_the_key(start_api: StartA
     data = await api.ok("GET", "/api/health/detailed", headers={"X-API-Key": API_KEY})
     assert data["status"] == "healthy"
     workers = data["details"]["workers"]
-    assert sorted(w["details"]["queueName"] for w in workers) == ["process-groups", "vk-collect"]
+    assert sorted(w["details"]["queueName"] for w in workers) == [
+        "process-groups",
+        "vk-collect",
+        "vk-collect-group",
+    ]
     assert {w["details"]["pid"] for w in workers} == {os.getpid()}
     assert {w["details"]["host"] for w in workers} == {socket.gethostname()}
 
@@ -201,7 +206,7 @@ async def test_with_a_key_mutating_and_operator_endpoints_need_it(start_api: Sta
     await api.ok("GET", "/api/tasks")
     assert (await api.client.get("/metrics")).status_code == 200
     queues = await api.ok("GET", "/api/queues", headers={"X-API-Key": API_KEY})
-    assert {q["name"] for q in queues} == {"vk-collect", "process-groups"}
+    assert {q["name"] for q in queues} == {"vk-collect", "process-groups", "vk-collect-group"}
     paused = await api.ok("POST", "/api/queues/vk-collect/pause", headers={"X-API-Key": API_KEY})
     assert paused == {"queues": ["vk-collect"], "paused": True}
 

@@ -62,14 +62,27 @@ async def test_upload_collect_read_and_export(
     groups = await api.ok("GET", "/api/groups", params={"sortBy": "vkId"})
     assert [g["vkId"] for g in groups] == [1, 2, 3, 4, 5]
 
+    # the task's job waits in its paused queue until the stream's listeners are in place
+    await api.runtime.queue.pause_queue("vk-collect")
     task = await api.ok(
         "POST", "/api/tasks/collect", 201, json={"groups": [g["id"] for g in groups], "limit": 2}
     )
-    events: list[str] = []
+    seen: list[tuple[str, dict[str, Any]]] = []
     async with api.client.stream("GET", f"/api/tasks/{task['id']}/events") as response:
-        async for name, _ in sse_events(response):
-            events.append(name)
+        async for name, data in sse_events(response):
+            seen.append((name, data))
+            if name == "snapshot":
+                await api.runtime.queue.resume_queue("vk-collect")
+    events = [name for name, _ in seen]
     assert (events[0], events[-1]) == ("snapshot", "completed"), events
+    # the communities are collected by child jobs; their progress reaches the task's job
+    progress = [data["progress"] for name, data in seen if name == "progress"]
+    assert {data["jobId"] for name, data in seen[1:]} == {f"vk-collect-{task['id']}"}
+    assert [p["percentage"] for p in progress][-2:] == [95, 100]  # saving, completing
+    assert {p["stats"]["totalGroups"] for p in progress} == {5}
+    assert max(p["stats"]["groupsCompleted"] for p in progress) == 5
+    assert progress[-1]["stats"]["commentsCollected"] > 0
+    assert any(p["stage"] == "fetching_comments" and 0 < p["percentage"] <= 90 for p in progress)
     collected = await _finished(api, task["id"])
     assert collected["status"] == "completed", collected
     assert "demo-user-token" not in json.dumps(collected)

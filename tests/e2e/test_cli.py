@@ -126,12 +126,17 @@ def test_health_queues_and_jobs(env: dict[str, str]) -> None:
     assert [r["message"] for r in result["reasons"]] == [
         "vk-collect: no live worker",
         "process-groups: no live worker",
+        "vk-collect-group: no live worker",
     ]
 
     paused = cli(env, "queues", "pause", "vk-collect")
     assert paused.returncode == 0
     queues = json.loads(cli(env, "queues", "--json").stdout)
-    assert {q["name"]: q["paused"] for q in queues} == {"vk-collect": True, "process-groups": False}
+    assert {q["name"]: q["paused"] for q in queues} == {
+        "vk-collect": True,
+        "process-groups": False,
+        "vk-collect-group": False,
+    }
     assert cli(env, "queues", "resume").returncode == 0
 
     missing = cli(env, "jobs", "show", "vk-collect-404")

@@ -22,6 +22,7 @@ def pipeline_settings(settings: Settings, emulator: EmulatorServer, **vk: Any) -
     queues.vk_collect.delay_ms = 0
     queues.vk_collect.backoff_delay_ms = 50
     queues.process_groups.backoff_delay_ms = 50
+    queues.vk_collect_group.backoff_delay_ms = 50
     vk_settings = VkSettings(
         api_url=emulator.url, tokens=vk.pop("tokens", ["demo-user-token"]),
         backoff_base_s=0.01, backoff_max_s=0.05, **vk,

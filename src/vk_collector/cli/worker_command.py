@@ -41,7 +41,10 @@ def worker(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await runtime.start()
-        names = ", ".join(queue or [q.value for q in QueueName])
+        chosen = list(queue or [q.value for q in QueueName])
+        if QueueName.VK_COLLECT.value in chosen and QueueName.VK_COLLECT_GROUP.value not in chosen:
+            chosen.append(QueueName.VK_COLLECT_GROUP.value)  # build_workers adds it too
+        names = ", ".join(chosen)
         err_console.print(f"worker ready on {names}; Ctrl-C or SIGTERM stops it")
         try:
             await stop.wait()

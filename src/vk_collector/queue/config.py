@@ -34,13 +34,25 @@ JOB_ID_PATTERN = r"^(?:[a-z][a-z0-9]*(?:-[a-z0-9]+)*-)?[0-9]{1,19}$"
 numbers by itself (``42``).  Anything else is refused before it reaches Redis: ids
 are used as key names, and ``meta``, ``events`` or ``id`` name the queue's own keys."""
 
-JOB_STATES = ("waiting", "active", "completed", "failed", "delayed", "paused", "prioritized")
-"""Every state a BullMQ job can be listed or counted in, in the order counts are shown."""
+JOB_STATES = (
+    "waiting",
+    "active",
+    "completed",
+    "failed",
+    "delayed",
+    "paused",
+    "prioritized",
+    "waiting-children",
+)
+"""Every state a BullMQ job can be listed or counted in, in the order counts are shown
+(``waiting-children``: a collection task's job waiting for its communities' jobs)."""
 
 
 class QueueName(StrEnum):
     VK_COLLECT = "vk-collect"
     PROCESS_GROUPS = "process-groups"
+    VK_COLLECT_GROUP = "vk-collect-group"
+    """One community of a collection task: children of the task's ``vk-collect`` job."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +92,9 @@ def queue_configs(settings: QueuesSettings) -> dict[QueueName, QueueConfig]:
         ),
         QueueName.PROCESS_GROUPS: QueueConfig(
             QueueName.PROCESS_GROUPS, QueueName.PROCESS_GROUPS.value, settings.process_groups
+        ),
+        QueueName.VK_COLLECT_GROUP: QueueConfig(
+            QueueName.VK_COLLECT_GROUP, QueueName.VK_COLLECT_GROUP.value, settings.vk_collect_group
         ),
     }
 

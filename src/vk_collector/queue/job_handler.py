@@ -39,7 +39,7 @@ from tenacity.stop import stop_base
 from vk_collector.errors import ErrorCode, QueueError, ValidationError
 from vk_collector.queue.config import JOB_ID_PATTERN, JOB_STATES, QueueName
 from vk_collector.queue.init_handler import QueueResources
-from vk_collector.queue.jobs import ProcessGroupsJobData, VkCollectJobData
+from vk_collector.queue.jobs import ProcessGroupsJobData, VkCollectGroupJobData, VkCollectJobData
 from vk_collector.queue.keys import job_id
 from vk_collector.retries import retry_waits_enabled
 from vk_collector.settings import QueuesSettings
@@ -59,6 +59,7 @@ _TRANSIENT = (
 _WIRE_MODELS: dict[QueueName, type[BaseModel]] = {
     QueueName.VK_COLLECT: VkCollectJobData,
     QueueName.PROCESS_GROUPS: ProcessGroupsJobData,
+    QueueName.VK_COLLECT_GROUP: VkCollectGroupJobData,
 }
 
 

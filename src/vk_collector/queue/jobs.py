@@ -28,6 +28,7 @@ __all__ = [
     "ProcessGroupsResultStats",
     "ProcessGroupsStats",
     "VkCollectGroup",
+    "VkCollectGroupJobData",
     "VkCollectJobData",
     "VkCollectMetadata",
     "VkCollectOptions",
@@ -76,6 +77,18 @@ class VkCollectJobData(WireModel):
     task_id: int = Field(gt=0)
     type: Literal["fetch_comments"] = "fetch_comments"
     metadata: VkCollectMetadata = Field(default_factory=VkCollectMetadata)
+
+
+class VkCollectGroupJobData(WireModel):
+    """One community of a collection task: the data of a ``vk-collect-group`` child job,
+    ``{taskId, vkId, name, options: {limit?, includeReplies?, filterWords?}}``.
+
+    Never a token: a token the task's job carries is read from that (parent) job."""
+
+    task_id: int = Field(gt=0)
+    vk_id: int = Field(gt=0)
+    name: str = ""
+    options: VkCollectOptions = Field(default_factory=VkCollectOptions)
 
 
 class CurrentGroup(WireModel):

@@ -227,7 +227,9 @@ class VkClient:
                 retry_after_s=wait,
             )
         while True:
-            current = override or await self._pool.pick(methods, exclude=refused)
+            current = override or await self._pool.pick_ready(
+                methods, self._limiter, self.settings, exclude=refused
+            )
             try:
                 return await self._send(method, form, current, decode), current
             except VkApiError as exc:

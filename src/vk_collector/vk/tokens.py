@@ -1,13 +1,23 @@
-"""The token pool: kinds, Redis-held quota cool-downs (error 29), round-robin choice.
+"""The token pool: kinds, Redis-held quota cool-downs (error 29), and the choice of a
+token with capacity now, shared by every process through Redis.
 
 ``VK_TOKENS`` entries may carry a kind prefix: ``community:<token>``, ``service:<token>``,
 ``user:<token>``; a bare token is a user token.  A token's identity outside this process
 (Redis keys, logs) is :attr:`Token.key`, a SHA-256 prefix; the value itself is registered
 with the redaction layer and appears nowhere else.
+
+Choosing (:meth:`TokenPool.pick_ready`): every process asks each token's limiter in
+Redis (:mod:`vk_collector.vk.ratelimit`) for a slot without waiting, starting at a
+rotating offset, and takes the first token that grants one; when none does, it sleeps
+the shortest wait the limiters returned and asks again.  So a request goes out on
+whichever token has capacity now, wherever the other requests come from, and no token
+idles while work waits.  Error 6 slows, and error 29 cools down, only the token that
+got it: a slowed token simply grants less often, a cooling one is skipped.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import itertools
 from collections.abc import Collection, Sequence
@@ -20,6 +30,7 @@ from vk_collector.errors import ErrorCode, ErrorSeverity, VkApiError
 from vk_collector.redaction import register_secret
 from vk_collector.settings import VkSettings
 from vk_collector.vk.errors import VkQuotaError
+from vk_collector.vk.ratelimit import RateLimiter
 
 __all__ = ["USER_ONLY_METHODS", "Token", "TokenKind", "TokenPool", "parse_token", "token_key"]
 
@@ -61,7 +72,8 @@ def parse_token(raw: str) -> Token:
 
 
 class TokenPool:
-    """Chooses tokens round-robin, skipping those cooling down for a method after error 29."""
+    """Chooses a token with capacity now (:meth:`pick_ready`), or round-robin
+    (:meth:`pick`), skipping those cooling down for a method after error 29."""
 
     def __init__(
         self,
@@ -121,8 +133,78 @@ class TokenPool:
             ttls = await pipe.execute()
         return max(0, *(int(ttl) for ttl in ttls)) / 1000
 
+    async def pick_ready(
+        self,
+        methods: Collection[str],
+        limiter: RateLimiter,
+        settings: VkSettings,
+        *,
+        exclude: Collection[str] = (),
+    ) -> Token:
+        """A usable token for a request calling ``methods``, with one rate-limiter slot
+        taken for it (held in ``limiter``: the request's own ``acquire`` uses it).
+
+        Tries the usable tokens' limiters (``settings.rps_user`` or ``rps_community``
+        per token) without waiting, from a rotating offset (community tokens last for
+        user-only methods); sleeps the shortest returned wait when none grants.
+        Raises as :meth:`pick` does."""
+        while True:
+            rotated, shortest_cooldown = await self._usable(methods, exclude)
+            if not rotated:
+                self._raise_all_cooling(methods, shortest_cooldown)
+            shortest = float("inf")
+            for token in rotated:
+                rps = (
+                    settings.rps_community
+                    if token.kind is TokenKind.COMMUNITY
+                    else (settings.rps_user)
+                )
+                wait = await limiter.try_acquire(token.key, rps)
+                if wait <= 0:
+                    limiter.hold(token.key)
+                    return token
+                shortest = min(shortest, wait)
+            await asyncio.sleep(shortest)
+
+    async def _usable(
+        self, methods: Collection[str], exclude: Collection[str]
+    ) -> tuple[list[Token], float]:
+        """The candidates not cooling down, rotated; and the shortest cool-down (s) of
+        those that are."""
+        candidates = [t for t in self._tokens if t.key not in exclude]
+        if not candidates:
+            raise VkApiError(
+                "no VK token configured (set VK_TOKENS) or usable for this request",
+                code=ErrorCode.VK_NO_TOKENS,
+                severity=ErrorSeverity.PERMANENT,
+                method=",".join(sorted(methods)) or None,
+            )
+        start = next(self._turn) % len(candidates)
+        rotated = candidates[start:] + candidates[:start]
+        if USER_ONLY_METHODS.intersection(methods):
+            rotated.sort(key=lambda t: t.kind is TokenKind.COMMUNITY)
+        usable: list[Token] = []
+        shortest = float("inf")
+        for token in rotated:
+            remaining = await self.cooldown_s(token, methods)
+            if remaining <= 0:
+                usable.append(token)
+            else:
+                shortest = min(shortest, remaining)
+        return usable, shortest
+
+    @staticmethod
+    def _raise_all_cooling(methods: Collection[str], shortest: float) -> None:
+        names = ", ".join(sorted(methods))
+        raise VkQuotaError(
+            f"every VK token has reached its daily quota for {names} (error 29); "
+            f"the first frees in {shortest:.0f} s",
+            method=names,
+            retry_after_s=shortest,
+        )
+
     async def pick(self, methods: Collection[str], *, exclude: Collection[str] = ()) -> Token:
-        """The next usable token for a request calling ``methods``.
+        """The next usable token for a request calling ``methods``, round-robin.
 
         Community tokens come last for user-only methods.  Raises ``VkApiError``
         (``VK_NO_TOKENS``) for an empty pool and :class:`VkQuotaError` when every candidate

@@ -4,6 +4,8 @@ Inside :func:`failing_task` a permanent error, or any error on the job's last
 attempt, marks the task failed with a reason a person can read before the error
 propagates (the base worker then turns permanent ones into ``UnrecoverableError``).
 A transient error on an earlier attempt leaves the task as it is: BullMQ retries.
+bullmq's ``WaitingChildrenError`` (a collection's job waiting for its communities'
+jobs, :mod:`vk_collector.workers.collect_parent`) is no failure: it passes through.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from bullmq import Job
+from bullmq import Job, WaitingChildrenError
 
 from vk_collector.errors import (
     ErrorCode,
@@ -45,6 +47,8 @@ async def failing_task(
     last_attempt = int(job.attemptsMade or 0) + 1 >= int(job.opts.get("attempts", attempts))
     try:
         yield
+    except WaitingChildrenError:
+        raise
     except VkCollectorError as exc:
         if exc.severity is ErrorSeverity.PERMANENT or last_attempt:
             await tasks.fail(task_id, redact(exc.message))

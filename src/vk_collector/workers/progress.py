@@ -30,6 +30,10 @@ class ProgressReporter:
         self._min_interval_s = min_interval_s
         self._last = 0.0
 
+    def due(self) -> bool:
+        """Whether an unforced report would be sent now (the interval has passed)."""
+        return time.monotonic() - self._last >= self._min_interval_s
+
     async def report(self, progress: WireModel, *, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._last < self._min_interval_s:

@@ -1,5 +1,10 @@
 """``VkCollectWorker``: the recent posts of each community of a task and every comment.
 
+The task's job (``vk-collect-<taskId>``) is a BullMQ flow parent: it adds one child
+job per community and waits for them (:mod:`vk_collector.workers.collect_parent`);
+the children are run by :class:`~vk_collector.workers.vk_collect_group.VkCollectGroupWorker`
+in any worker process, each through :meth:`VkCollectWorker._collect_group` below.
+
 For each community: the ``limit`` most recent posts (the pinned one only if its date
 puts it among them), stored and linked to the task, then every comment of each post
 (replies included unless ``includeReplies`` is false), kept only when it contains one
@@ -21,13 +26,11 @@ without retries; a transient one propagates and BullMQ retries with backoff.
 from __future__ import annotations
 
 import contextlib
-import time
 from typing import Any, ClassVar
 
 import structlog
 from bullmq import Job
 
-from vk_collector.errors import ErrorCode, ErrorSeverity, WorkerError
 from vk_collector.queue.config import QueueName
 from vk_collector.queue.jobs import (
     CurrentGroup,
@@ -35,13 +38,16 @@ from vk_collector.queue.jobs import (
     VkCollectGroup,
     VkCollectJobData,
     VkCollectProgress,
-    VkCollectResult,
     VkCollectStats,
 )
-from vk_collector.storage import CommentData, PostData, TaskGroupState
+from vk_collector.settings import Settings
+from vk_collector.storage import CommentData, Database, PostData, TaskGroupState
+from vk_collector.vk.client import VkClient
 from vk_collector.vk.collect import fetch_recent_posts, stream_comments
 from vk_collector.vk.errors import VkObjectError
 from vk_collector.vk.models import Comment, Post
+from vk_collector.workers.collect_parent import CollectParent
+from vk_collector.workers.flow_queues import FlowQueues
 from vk_collector.workers.progress import ProgressReporter
 from vk_collector.workers.task_worker import TaskWorker
 
@@ -134,99 +140,29 @@ class VkCollectWorker(TaskWorker[VkCollectJobData]):
     progress_interval_s: float = 2.0
     """How often progress is reported within one community (every community ends with one)."""
 
+    def __init__(
+        self,
+        settings: Settings,
+        redis_url: str,
+        db: Database,
+        vk: VkClient,
+        *,
+        concurrency: int | None = None,
+    ) -> None:
+        super().__init__(settings, redis_url, db, vk, concurrency=concurrency)
+        self._flow = FlowQueues(settings, redis_url)
+        self._parent = CollectParent(db, self._tasks, self._flow)
+
+    async def stop(self) -> None:
+        try:
+            await super().stop()
+        finally:
+            await self._flow.close()
+
     async def handle(self, job: Job, data: VkCollectJobData) -> dict[str, Any]:
-        return await self._collect(job, data)
-
-    async def _groups(self, data: VkCollectJobData) -> list[VkCollectGroup]:
-        if data.metadata.groups:
-            return list(data.metadata.groups)
-        task = await self._tasks.get(data.task_id)
-        vk_ids = [int(i) for i in task.parameters.get("groups") or []]
-        if not vk_ids:
-            raise WorkerError(
-                f"task {data.task_id} names no communities",
-                ErrorCode.NO_GROUPS_PROVIDED,
-                severity=ErrorSeverity.PERMANENT,
-            )
-        async with self._db.unit_of_work(read_only=True) as uow:
-            stored = {g.vk_id: g for g in await uow.groups.get_by_vk_ids(vk_ids)}
-        if not stored:
-            raise WorkerError(
-                "none of the task's communities is stored",
-                ErrorCode.NO_GROUPS_FOUND,
-                severity=ErrorSeverity.PERMANENT,
-            )
-        return [VkCollectGroup(vk_id=i, name=stored[i].name) for i in vk_ids if i in stored]
-
-    async def _collect(self, job: Job, data: VkCollectJobData) -> dict[str, Any]:
-        started = time.monotonic()
-        task_id = data.task_id
-        options = data.metadata.options
-        token = options.token.get_secret_value() if options.token else None
-        groups = await self._groups(data)
-        await self._tasks.start(task_id)
-        async with self._db.unit_of_work() as uow:
-            await uow.task_groups.init(task_id, {g.vk_id: g.name for g in groups})
-            await uow.commit()
-            states = {r.group_vk_id: r for r in await uow.task_groups.list(task_id)}
-        run = _Run(groups, ProgressReporter(job, self._tasks, task_id, self.progress_interval_s))
-        run.completed = sum(1 for r in states.values() if r.state in _FINISHED)
-        run.errors = [
-            GroupError(group_id=r.group_vk_id, error=r.error or "failed")
-            for r in states.values()
-            if r.state is TaskGroupState.FAILED
-        ]
-        await run.report("starting", 0, force=True)
-
-        for index, group in enumerate(groups):
-            if states[group.vk_id].state in _FINISHED:
-                continue
-            await self._collect_group(
-                run,
-                index,
-                group,
-                options.limit or 10,
-                options.include_replies is not False,
-                options.filter_words or [],
-                token,
-            )
-            run.completed += 1
-            await run.report("fetching_comments", index + 1, force=True)
-
-        await run.report("saving_data", len(groups), force=True)
-        async with self._db.unit_of_work(read_only=True) as uow:
-            posts = await uow.posts.count_for_task(task_id)
-            comments = await uow.comments.count_for_task(task_id)
-        run.posts, run.comments = posts, comments
-        failed_all = bool(groups) and len(run.errors) == len(groups)
-        result = VkCollectResult(
-            success=not failed_all,
-            task_id=task_id,
-            comments_collected=comments,
-            posts_processed=posts,
-            groups_processed=len(groups) - len(run.errors),
-            errors=run.errors,
-            processing_time=round((time.monotonic() - started) * 1000),
-            final_status="failed" if failed_all else "completed",
-        )
-        wire = result.to_wire()
-        await run.report("completing", len(groups), force=True)
-        if failed_all:
-            await self._tasks.fail(
-                task_id,
-                "no community could be collected: "
-                + "; ".join(f"{e.group_id}: {e.error}" for e in run.errors[:5]),
-            )
-        else:
-            await self._tasks.complete(task_id, wire)
-        log.info(
-            "collect.finished",
-            task_id=task_id,
-            posts=posts,
-            comments=comments,
-            errors=len(run.errors),
-        )
-        return wire
+        """The task's job: fans out into one child job per community, completes once
+        they have (:mod:`vk_collector.workers.collect_parent`)."""
+        return await self._parent.run(job, data)
 
     async def _collect_group(
         self,

@@ -9,10 +9,13 @@ import pytest
 
 from vk_collector.bootstrap import Runtime
 from vk_collector.errors import ErrorCode, ValidationError
+from vk_collector.pipelines import CollectRequest
+from vk_collector.queue.keys import group_job_id
 from vk_collector.settings import Settings
-from vk_collector.storage import TaskStatus
+from vk_collector.storage import TaskGroupState, TaskStatus
 from vk_emulator import EmulatorServer
 
+from support.collections import GROUPS, LIMIT, upload
 from support.pipelines import pipeline_settings
 from support.polling import eventually
 
@@ -71,6 +74,48 @@ async def test_a_waiting_job_is_removed_when_its_task_is_cancelled(runtime: Runt
     cancelled = await runtime.pipelines.cancel_task(upload.task.id)
     assert cancelled.status is TaskStatus.CANCELLED
     assert await _job_state(runtime, f"process-groups-{upload.task.id}") == "gone"
+
+
+async def test_a_cancelled_collection_ends_its_communities_jobs_and_its_own(
+    runtime: Runtime,
+) -> None:
+    await upload(runtime, GROUPS)
+    task = await runtime.pipelines.start_collection(CollectRequest(vk_ids=GROUPS, limit=LIMIT))
+    children = [group_job_id(task.id, g) for g in GROUPS]
+    parent = f"vk-collect-{task.id}"
+
+    async def a_child_active() -> bool:
+        return any([await _job_state_is(runtime, c, "active") for c in children])
+
+    await eventually(a_child_active, within=10)
+    assert await _job_state(runtime, parent) == "waiting-children"
+    cancelled = await runtime.pipelines.cancel_task(task.id)
+    assert cancelled.status is TaskStatus.CANCELLED
+
+    async def all_ended() -> bool:
+        states = [await _job_state(runtime, c) for c in [parent, *children]]
+        return all(state in ("completed", "failed", "gone") for state in states)
+
+    await eventually(all_ended, within=5)
+    state = await _job_state(runtime, parent)
+    ended_cancelled = []
+    for child in children:
+        job = await runtime.queue.get_job(child)
+        value = job.returnvalue if job is not None else None
+        if isinstance(value, dict) and value.get("cancelled") is True:
+            ended_cancelled.append(child)
+    if state == "failed":  # it waited for its communities' jobs, then ended as cancelled
+        job = await runtime.queue.get_job(parent)
+        assert job is not None
+        assert "cancelled" in (job.failedReason or "")
+        assert ended_cancelled  # the unfinished communities' jobs ended without collecting
+    else:  # removed with its communities' waiting jobs by the cancel
+        assert state == "gone"
+    done = await runtime.tasks.get(task.id)
+    assert done.status is TaskStatus.CANCELLED
+    async with runtime.db.unit_of_work(read_only=True) as uow:
+        states = await uow.task_groups.counts(task.id)
+    assert states[TaskGroupState.DONE] < len(GROUPS)  # it stopped before the end
 
 
 async def _job_state_is(runtime: Runtime, job_id: str, state: str) -> bool:

@@ -29,6 +29,7 @@ from support.queues import ScriptedWorker, groups_job
 
 VK = QueueName.VK_COLLECT.value
 PG = QueueName.PROCESS_GROUPS.value
+VKG = QueueName.VK_COLLECT_GROUP.value
 TESTS_DIR = Path(__file__).resolve().parents[2]
 HEARTBEAT = {"heartbeat_interval_s": 0.2, "heartbeat_stale_s": 1.0, "heartbeat_ttl_s": 3.0}
 
@@ -116,7 +117,7 @@ async def test_a_killed_worker_goes_stale_then_away_and_its_queue_turns_unhealth
 
         await eventually(healthy, within=10)
         result = await service.health_check()
-        assert sorted(w["details"]["queueName"] for w in remote(result)) == [PG, VK]
+        assert sorted(w["details"]["queueName"] for w in remote(result)) == [PG, VK, VKG]
         assert {w["details"]["pid"] for w in remote(result)} == {first.process.pid}
 
         # SIGKILL: the heartbeats stop, the workers stay listed as stale
@@ -125,7 +126,7 @@ async def test_a_killed_worker_goes_stale_then_away_and_its_queue_turns_unhealth
 
         async def stale() -> bool:
             found = remote(await service.health_check())
-            return len(found) == 2 and all(w["status"] == "stale" for w in found)
+            return len(found) == 3 and all(w["status"] == "stale" for w in found)
 
         await eventually(stale, within=5)
         result = await service.health_check()
@@ -179,7 +180,11 @@ async def test_a_killed_worker_goes_stale_then_away_and_its_queue_turns_unhealth
         result = await service.health_check()
         assert remote(result) == []
         assert result.status == "degraded"
-        assert messages(result) == [f"{VK}: no live worker", f"{PG}: no live worker"]
+        assert messages(result) == [
+            f"{VK}: no live worker",
+            f"{PG}: no live worker",
+            f"{VKG}: no live worker",
+        ]
     finally:
         first.close()
         if second is not None:
@@ -229,7 +234,7 @@ async def test_a_live_worker_that_takes_nothing_while_jobs_wait_is_unhealthy(
         await eventually(lambda: _processed(worker, 1), within=10)
         after = await service.health_check()
         assert after.status == "degraded"
-        assert messages(after) == [f"{VK}: no live worker"]
+        assert messages(after) == [f"{VK}: no live worker", f"{VKG}: no live worker"]
 
 
 def _processed(worker: ScriptedWorker, n: int) -> bool:

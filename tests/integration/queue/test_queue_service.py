@@ -242,7 +242,7 @@ async def test_initialize_is_idempotent(service: QueueService) -> None:
     await service.initialize()
     assert service.is_ready()
     counts = await service.get_job_counts_by_queue()
-    assert set(counts["queues"]) == {"vk-collect", "process-groups"}
+    assert set(counts["queues"]) == {"vk-collect", "process-groups", "vk-collect-group"}
 
 
 async def _state_is(service: QueueService, job_id: str, state: str) -> bool:

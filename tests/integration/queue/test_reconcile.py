@@ -20,14 +20,18 @@ from bullmq import Job, Worker
 
 from vk_collector.bootstrap import Runtime
 from vk_collector.metrics import Metrics, install, uninstall
+from vk_collector.pipelines import CollectRequest
 from vk_collector.queue.config import bullmq_connection
 from vk_collector.queue.jobs import VkCollectJobData
 from vk_collector.reconcile import MAX_REQUEUES, STALLED_REASON, Reconciler
 from vk_collector.settings import Settings
-from vk_collector.storage import TaskRecord, TaskStatus, TaskType
+from vk_collector.storage import GroupData, TaskRecord, TaskStatus, TaskType
 
+from support.pipelines import running
 from support.polling import eventually
 from support.queues import ScriptedWorker, groups_job
+
+VK = "vk-collect"
 
 
 @pytest.fixture
@@ -238,3 +242,38 @@ async def test_the_cli_runs_one_pass_now(
         }
     ]
     assert await runtime.queue.get_job(f"vk-collect-{task.id}") is not None
+
+
+async def test_a_collection_waiting_for_its_communities_jobs_is_left_alone(
+    settings: Settings, redis_client: aioredis.Redis
+) -> None:
+    queues = settings.queues.model_copy(deep=True)
+    queues.vk_collect.delay_ms = 0
+    fanned = settings.model_copy(update={"queues": queues})
+    async with running(fanned, str(settings.redis.url), with_workers=True, queues=[VK]) as rt:
+        await rt.queue.pause_queue("vk-collect-group")  # the communities' jobs wait
+        async with rt.db.unit_of_work() as uow:
+            await uow.groups.upsert_many(
+                [GroupData(vk_id=1, name="a"), GroupData(vk_id=2, name="b")]
+            )
+            await uow.commit()
+        task = await rt.pipelines.start_collection(CollectRequest(vk_ids=[1, 2], limit=3))
+        parent = f"vk-collect-{task.id}"
+
+        async def waiting_children() -> bool:
+            job = await rt.queue.get_job(parent)
+            return job is not None and await rt.queue.get_job_state(job) == "waiting-children"
+
+        await eventually(waiting_children, within=10)
+        stats = await rt.queue.get_queue_stats(VK)
+        assert stats["counts"]["waiting-children"] == 1
+        children = await rt.queue.get_queue_stats("vk-collect-group")
+        assert children["counts"]["paused"] + children["counts"]["waiting"] == 2
+
+        reconciler = Reconciler(rt.settings, rt.db, rt.queue, redis_client)
+        report = await reconciler.run_once(grace_s=0, force=True)
+        assert report.checked == 1
+        assert report.actions == ()  # work under way: nothing re-enqueued, nothing failed
+        assert (await rt.tasks.get(task.id)).status is TaskStatus.PROCESSING
+        assert await waiting_children()
+        await rt.pipelines.cancel_task(task.id)

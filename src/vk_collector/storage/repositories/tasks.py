@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, update
@@ -31,7 +32,25 @@ from vk_collector.storage.repositories._base import (
     table_of,
 )
 
-__all__ = ["SECRET_KEYS", "TaskGroupRepository", "TaskRepository", "scrub_secrets"]
+__all__ = [
+    "SECRET_KEYS",
+    "TaskGroupRepository",
+    "TaskGroupTotals",
+    "TaskRepository",
+    "scrub_secrets",
+]
+
+
+@dataclass(frozen=True)
+class TaskGroupTotals:
+    """A task's communities at a glance: ``total``, ``finished`` (done, failed or
+    skipped), and the ``posts`` and ``comments`` the finished ones recorded."""
+
+    total: int
+    finished: int
+    posts: int
+    comments: int
+
 
 SECRET_KEYS = frozenset({"token", "access_token", "tokens", "api_key", "apikey", "password"})
 _JSON_FIELDS = frozenset({"stats", "errors", "parameters", "result", "current_group"})
@@ -234,6 +253,11 @@ class TaskGroupRepository(Repository):
         rows = await self.session.scalars(query.order_by(TaskGroup.group_vk_id))
         return [_task_group_record(row) for row in rows]
 
+    async def get(self, task_id: int, vk_id: int) -> TaskGroupRecord | None:
+        """The state of community ``vk_id`` in task ``task_id``; None when it is not one."""
+        row = await self.session.get(TaskGroup, (task_id, vk_id))
+        return None if row is None else _task_group_record(row)
+
     async def pending(self, task_id: int) -> builtins.list[TaskGroupRecord]:
         """What a resumed job still has to do: pending, and processing (interrupted)."""
         return await self.list(task_id, states=(TaskGroupState.PENDING, TaskGroupState.PROCESSING))
@@ -247,3 +271,21 @@ class TaskGroupRepository(Repository):
         counts = dict.fromkeys(TaskGroupState, 0)
         counts.update({TaskGroupState(state): int(n) for state, n in rows})
         return counts
+
+    async def totals(self, task_id: int) -> TaskGroupTotals:
+        """One aggregate over the task's communities, for progress: how many there are,
+        how many are finished (done, failed or skipped), and the posts and comments the
+        finished ones recorded."""
+        finished = (TaskGroupState.DONE, TaskGroupState.FAILED, TaskGroupState.SKIPPED)
+        is_finished = TaskGroup.state.in_(finished)
+        row = (
+            await self.session.execute(
+                select(
+                    func.count(),
+                    func.count().filter(is_finished),
+                    func.coalesce(func.sum(TaskGroup.posts_done), 0),
+                    func.coalesce(func.sum(TaskGroup.comments_collected), 0),
+                ).where(TaskGroup.task_id == task_id)
+            )
+        ).one()
+        return TaskGroupTotals(int(row[0]), int(row[1]), int(row[2]), int(row[3]))

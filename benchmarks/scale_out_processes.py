@@ -1,0 +1,204 @@
+"""The processes of ``scale_out.py``: the VK emulator serving heavy walls (run as
+``python benchmarks/scale_out_processes.py --emulator ...``), a private PostgreSQL
+cluster, and ``vk-collector worker`` processes with their CPU time."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+import httpx
+import psutil
+from sqlalchemy.engine import make_url
+
+HERE = Path(__file__).resolve().parent
+RPS = 3.0
+SEED = 7
+ANCHOR = 1_767_225_600
+PG_BINDIR = Path(os.environ.get("VKC_TEST_PG_BINDIR", "/usr/lib/postgresql/15/bin"))
+
+
+def tokens(n: int) -> list[str]:
+    return [f"demo-user-token-{i}" for i in range(1, n + 1)]
+
+
+# --- the emulator process -----------------------------------------------------------
+
+
+def serve_emulator(groups: int, limit: int, max_tokens: int) -> None:
+    """Run as ``--emulator``: serve heavy walls, print one JSON line (url, the chosen
+    communities, the posts and comments they hold), serve until stdin closes."""
+    sys.path.insert(0, str(HERE))
+    from collect_end_to_end import HeavyDataset, open_groups, recent_posts
+
+    from vk_emulator.config import EmulatorConfig
+    from vk_emulator.server import EmulatorServer
+
+    config = EmulatorConfig(
+        seed=SEED,
+        groups=max(200, 3 * groups),
+        rps=RPS,
+        max_comments_per_post=3000,
+        posts_per_group=(max(25, limit + 5), max(70, limit + 10)),
+        anchor_time=ANCHOR,
+        user_tokens=tuple(tokens(max_tokens)),
+    )
+    server = EmulatorServer(config, dataset=HeavyDataset.from_config(config)).start()
+    try:
+        chosen = open_groups(server.dataset, groups)
+        recent = [p for g in chosen for p in recent_posts(server.dataset, g, limit)]
+        for post in recent:  # VK has its data ready: trees are built before the clock
+            server.dataset.comment_tree(post.owner_id, post.id)
+        line = {
+            "url": server.url,
+            "base": server.base_url,
+            "groups": chosen,
+            "posts": len(recent),
+            "comments": sum(len(p.thread_sizes) for p in recent),
+        }
+        print(json.dumps(line), flush=True)
+        sys.stdin.read()
+    finally:
+        server.stop()
+
+
+@dataclass
+class Emulator:
+    process: subprocess.Popen[str]
+    url: str
+    base: str
+    groups: list[int]
+    posts: int
+    comments: int
+
+    @classmethod
+    def start(cls, groups: int, limit: int, max_tokens: int) -> Emulator:
+        command = [sys.executable, str(Path(__file__).resolve()), "--emulator"]
+        command += ["--groups", str(groups)]
+        command += ["--limit", str(limit), "--max-tokens", str(max_tokens)]
+        process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the emulator process ended ({process.wait()})")
+        info = json.loads(line)
+        return cls(
+            process, info["url"], info["base"], info["groups"], info["posts"], info["comments"]
+        )
+
+    def stats(self) -> dict[str, Any]:
+        return dict(httpx.get(self.base + "stats", timeout=10).json())
+
+    def reset(self) -> None:
+        httpx.post(self.base + "stats/reset", timeout=10).raise_for_status()
+
+    def stop(self) -> None:
+        assert self.process.stdin is not None
+        with contextlib.suppress(BrokenPipeError):
+            self.process.stdin.close()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+
+# --- PostgreSQL ------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def postgres() -> Iterator[str]:
+    """A private PostgreSQL cluster (tests/support/database.py's); its server URL."""
+    if not (PG_BINDIR / "initdb").exists():
+        raise RuntimeError(
+            f"PostgreSQL's initdb is not in {PG_BINDIR} (set VKC_TEST_PG_BINDIR): "
+            "the PostgreSQL runs cannot be measured"
+        )
+    sys.path.insert(0, str(HERE.parent / "tests"))
+    from support.database import PostgresCluster
+
+    cluster = PostgresCluster(PG_BINDIR)
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
+
+
+async def new_postgres_database(server_url: str) -> str:
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = make_url(server_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    connection = await asyncpg.connect(admin)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+# --- worker processes ----------------------------------------------------------------
+
+
+class WorkerProcess:
+    """``vk-collector worker`` (every queue) in a process of its own."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self._out = log.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "vk_collector.cli", "worker"],
+            env=env,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+        )
+        self.ps = psutil.Process(self.process.pid)
+
+    async def ready(self, within: float = 60.0) -> None:
+        deadline = time.monotonic() + within
+        while "worker ready" not in self.log.read_text(errors="replace"):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"worker did not start:\n{self.log.read_text()[-3000:]}")
+            await asyncio.sleep(0.1)
+
+    def cpu_s(self) -> float:
+        times = self.ps.cpu_times()
+        return float(times.user + times.system)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self._out.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="the emulator process of scale_out.py")
+    parser.add_argument("--emulator", action="store_true", required=True)
+    parser.add_argument("--groups", type=int, required=True)
+    parser.add_argument("--limit", type=int, required=True)
+    parser.add_argument("--max-tokens", type=int, required=True)
+    args = parser.parse_args()
+    serve_emulator(args.groups, args.limit, args.max_tokens)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
