@@ -30,24 +30,33 @@ _PATTERNS = (
 )
 _MIN_SECRET_LENGTH = 4
 
+_TRIGGERS = ("access_token", "bearer", "x-api-key", "://")
+"""Every pattern above needs one of these (lower case) in the text: text without any
+of them skips the regular expressions, the common case on the API's hot paths."""
+
 _lock = threading.Lock()
 _secrets: frozenset[str] = frozenset()
+_longest_first: tuple[str, ...] = ()
 
 
 def register_secret(secret: str | None) -> None:
     """Remember a secret so :func:`redact` masks it from now on (process-wide)."""
-    global _secrets
+    global _secrets, _longest_first
     if not secret or len(secret) < _MIN_SECRET_LENGTH:
         return
     with _lock:
         _secrets = _secrets | {secret}
+        _longest_first = tuple(sorted(_secrets, key=len, reverse=True))
 
 
 def redact(text: str) -> str:
     """Mask every known secret and token-shaped value in ``text``."""
-    for secret in sorted(_secrets, key=len, reverse=True):
+    for secret in _longest_first:
         if secret in text:
             text = text.replace(secret, MASK)
+    lowered = text.lower()
+    if not any(trigger in lowered for trigger in _TRIGGERS):
+        return text
     for pattern in _PATTERNS:
         text = pattern.sub(lambda m: m.group(1) + MASK, text)
     return text

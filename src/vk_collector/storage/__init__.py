@@ -43,7 +43,9 @@ from vk_collector.storage.repositories import (
     PostRepository,
     TaskGroupRepository,
     TaskRepository,
+    group_page,
     scrub_secrets,
+    task_page,
 )
 from vk_collector.storage.unit_of_work import UnitOfWork
 
@@ -77,8 +79,10 @@ __all__ = [
     "create_engine",
     "current_revision",
     "export_chunks",
+    "group_page",
     "head_revision",
     "migrate",
     "schema_diff",
     "scrub_secrets",
+    "task_page",
 ]

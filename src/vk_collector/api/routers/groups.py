@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -41,7 +42,7 @@ from vk_collector.errors import (
     ValidationError,
 )
 from vk_collector.redaction import redact_value
-from vk_collector.storage import GroupRecord, GroupStatus, TaskStatus, TaskType
+from vk_collector.storage import GroupRecord, GroupStatus, TaskStatus, TaskType, group_page
 
 __all__ = ["router", "stats_router"]
 
@@ -353,8 +354,9 @@ async def list_groups(
     sort_order: Annotated[Literal["asc", "desc", "ASC", "DESC"], Query(alias="sortOrder")] = "asc",
 ) -> PageEnvelope[GroupOut]:
     wanted = None if status == "all" else _STATUS_ALIASES.get(status) or GroupStatus(status)
-    async with db.unit_of_work(read_only=True) as uow:
-        found = await uow.groups.list(
+    found = await db.read(  # a page with its total is one statement: no snapshot needed
+        functools.partial(
+            group_page,
             page=page,
             limit=limit,
             search=search,
@@ -362,6 +364,7 @@ async def list_groups(
             sort_by=_SORT_FIELDS[sort_by],
             sort_order="desc" if sort_order.lower() == "desc" else "asc",
         )
+    )
     return page_envelope(found, [group_out(g) for g in found.items], request_id)
 
 

@@ -1,13 +1,18 @@
 """Repositories: one per aggregate, each bound to the unit of work's session."""
 
 from vk_collector.storage.repositories.comments import CommentRepository
-from vk_collector.storage.repositories.groups import GROUP_SORT_FIELDS, GroupRepository
+from vk_collector.storage.repositories.groups import (
+    GROUP_SORT_FIELDS,
+    GroupRepository,
+    group_page,
+)
 from vk_collector.storage.repositories.posts import PostRepository
 from vk_collector.storage.repositories.tasks import (
     SECRET_KEYS,
     TaskGroupRepository,
     TaskRepository,
     scrub_secrets,
+    task_page,
 )
 
 __all__ = [
@@ -18,5 +23,7 @@ __all__ = [
     "PostRepository",
     "TaskGroupRepository",
     "TaskRepository",
+    "group_page",
     "scrub_secrets",
+    "task_page",
 ]

@@ -11,7 +11,7 @@ import builtins
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, Connection, RowMapping, func, select, update
 
 from vk_collector.errors import ErrorCode, ValidationError
 from vk_collector.redaction import redact_value
@@ -30,7 +30,13 @@ from vk_collector.storage.repositories._base import (
     table_of,
 )
 
-__all__ = ["SECRET_KEYS", "TaskGroupRepository", "TaskRepository", "scrub_secrets"]
+__all__ = [
+    "SECRET_KEYS",
+    "TaskGroupRepository",
+    "TaskRepository",
+    "scrub_secrets",
+    "task_page",
+]
 
 SECRET_KEYS = frozenset({"token", "access_token", "tokens", "api_key", "apikey", "password"})
 _JSON_FIELDS = frozenset({"stats", "errors", "parameters", "result", "current_group"})
@@ -56,6 +62,68 @@ def scrub_secrets(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [scrub_secrets(item) for item in value]
     return redact_value(value)
+
+
+_COLUMNS = tuple(table_of(Task).c)
+
+
+def _task_row_record(row: RowMapping) -> TaskRecord:
+    """A record from a Core row of every task column (no ORM object is built)."""
+    return TaskRecord(
+        id=row["id"],
+        type=row["type"],
+        status=row["status"],
+        progress=row["progress"],
+        stage=row["stage"],
+        stats=row["stats"] or {},
+        errors=row["errors"] or [],
+        parameters=row["parameters"] or {},
+        result=row["result"],
+        error_message=row["error_message"],
+        current_group=row["current_group"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+    )
+
+
+def task_page(
+    connection: Connection,
+    *,
+    page: int = 1,
+    limit: int = 20,
+    status: TaskStatus | None = None,
+    type: TaskType | None = None,
+) -> Page[TaskRecord]:
+    """A page of tasks, newest first, on a synchronous connection (run it with
+    :meth:`Database.read`, or :meth:`TaskRepository.list` inside a unit of work).
+
+    The total comes with the page (``count(*) OVER ()``, one statement instead of
+    two); only an empty page asks for it separately.  Reads columns (Core), not ORM
+    objects: building twenty entities cost more than the query.  Raises
+    :class:`ValidationError` for a page or limit out of range.
+    """
+    offset = page_offset(page, limit)
+    conditions: builtins.list[ColumnElement[bool]] = []
+    if status is not None:
+        conditions.append(Task.status == TaskStatus(status))
+    if type is not None:
+        conditions.append(Task.type == TaskType(type))
+    query = (
+        select(*_COLUMNS, func.count().over().label("total"))
+        .where(*conditions)
+        .order_by(Task.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    rows = connection.execute(query).mappings().all()
+    if rows:
+        total = int(rows[0]["total"])
+    else:
+        counted = select(func.count()).select_from(Task).where(*conditions)
+        total = int(connection.scalar(counted) or 0)
+    return Page([_task_row_record(row) for row in rows], total, offset, limit)
 
 
 def task_record(task: Task) -> TaskRecord:
@@ -120,28 +188,12 @@ class TaskRepository(Repository):
         status: TaskStatus | None = None,
         type: TaskType | None = None,
     ) -> Page[TaskRecord]:
-        """Newest first.  The total comes with the page (``count(*) OVER ()``, one
-        statement instead of two); only an empty page asks for it separately."""
-        offset = page_offset(page, limit)
-        conditions: builtins.list[ColumnElement[bool]] = []
-        if status is not None:
-            conditions.append(Task.status == TaskStatus(status))
-        if type is not None:
-            conditions.append(Task.type == TaskType(type))
-        query = (
-            select(Task, func.count().over().label("total"))
-            .where(*conditions)
-            .order_by(Task.id.desc())
-            .limit(limit)
-            .offset(offset)
+        """Newest first (see :func:`task_page`), inside this unit of work."""
+        return await self.session.run_sync(
+            lambda session: task_page(
+                session.connection(), page=page, limit=limit, status=status, type=type
+            )
         )
-        rows = (await self.session.execute(query)).all()
-        if rows:
-            total = int(rows[0].total)
-        else:
-            counted = select(func.count()).select_from(Task).where(*conditions)
-            total = int(await self.session.scalar(counted) or 0)
-        return Page([task_record(row[0]) for row in rows], total, offset, limit)
 
     async def update(self, task_id: int, **values: Any) -> TaskRecord | None:
         """Set the given columns (and ``updated_at``); ``None`` when the task is gone.
