@@ -29,6 +29,7 @@ _PATTERNS = (
     re.compile(r"(\b[a-z][a-z0-9+.\-]*://[^\s:/@]*:)[^\s/@]+(?=@)", re.IGNORECASE),
 )
 _MIN_SECRET_LENGTH = 4
+_SECRET_KEYS = frozenset({"token", "access_token"})
 
 _TRIGGERS = ("access_token", "bearer", "x-api-key", "://")
 """Every pattern above needs one of these (lower case) in the text: text without any
@@ -69,13 +70,18 @@ def redact_url(url: str) -> str:
 
 def redact_value(value: Any) -> Any:
     """Redact strings inside nested dicts, lists and tuples; other values unchanged."""
-    if isinstance(value, str):
+    kind = type(value)
+    if kind is str:
         return redact(value)
-    if isinstance(value, Mapping):
+    if kind is int or kind is float or kind is bool or value is None:
+        return value  # the common leaves, without the abstract-class checks below
+    if kind is dict or isinstance(value, Mapping):
         return {
-            key: MASK if str(key).lower() in {"token", "access_token"} else redact_value(item)
+            key: MASK if str(key).lower() in _SECRET_KEYS else redact_value(item)
             for key, item in value.items()
         }
-    if isinstance(value, list | tuple):
+    if kind is list or isinstance(value, list | tuple):
         return type(value)(redact_value(item) for item in value)
+    if isinstance(value, str):  # a str subclass
+        return redact(value)
     return value

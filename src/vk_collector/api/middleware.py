@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 import re
 import uuid
 from typing import Any
@@ -55,6 +56,16 @@ _CSP = (b"content-security-policy", CONTENT_SECURITY_POLICY.encode())
 _NO_CSP_PATHS = ("/docs", "/redoc")
 
 
+def _new_id() -> str:
+    """A random version-4 UUID as 32 hex digits, from :mod:`random`, not ``os.urandom``.
+
+    A request id identifies, it guards nothing, and ``uuid4()`` reads ``os.urandom``,
+    a system call that lets go of the GIL: with the database reader threads busy,
+    getting it back cost the event loop milliseconds per request.
+    """
+    return uuid.UUID(int=random.getrandbits(128), version=4).hex
+
+
 def _incoming_id(scope: Scope) -> str | None:
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id":
@@ -71,7 +82,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_id(scope) or uuid.uuid4().hex
+        request_id = _incoming_id(scope) or _new_id()
         scope.setdefault("state", {})["request_id"] = request_id
         request_started()
         started = False
@@ -90,22 +101,25 @@ class RequestContextMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
-            try:
-                await self.app(scope, receive, send_with_id)
-            except ClientDisconnect:
-                # the client went away (an aborted upload): nothing to answer, no bug
-                log.info("api.client_gone", method=scope.get("method"), path=scope.get("path"))
-            except Exception as exc:
-                log.exception(
-                    "api.unhandled_error",
-                    method=scope.get("method"),
-                    path=scope.get("path"),
-                    error=redact(str(exc)),
-                )
-                if started:
-                    raise
-                await _send_500(send_with_id, request_id)
+        # bind/reset with tokens: bound_contextvars() copies the whole context twice
+        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            # the client went away (an aborted upload): nothing to answer, no bug
+            log.info("api.client_gone", method=scope.get("method"), path=scope.get("path"))
+        except Exception as exc:
+            log.exception(
+                "api.unhandled_error",
+                method=scope.get("method"),
+                path=scope.get("path"),
+                error=redact(str(exc)),
+            )
+            if started:
+                raise
+            await _send_500(send_with_id, request_id)
+        finally:
+            structlog.contextvars.reset_contextvars(**tokens)
 
 
 async def _send_500(send: Send, request_id: str) -> None:
