@@ -8,10 +8,20 @@ handed to a job never reaches the database.
 from __future__ import annotations
 
 import builtins
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, RowMapping, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    RowMapping,
+    Select,
+    bindparam,
+    func,
+    select,
+    update,
+)
 
 from vk_collector.errors import ErrorCode, ValidationError
 from vk_collector.redaction import redact_value
@@ -88,6 +98,26 @@ def _task_row_record(row: RowMapping) -> TaskRecord:
     )
 
 
+@functools.cache
+def _page_statements(by_status: bool, by_type: bool) -> tuple[Select[Any], Select[Any]]:
+    """The page query and its count for one combination of filters, built once with
+    bound parameters (``status``, ``type``, ``limit``, ``offset``): building the
+    statement and its cache key on every call cost more than running it."""
+    conditions: builtins.list[ColumnElement[bool]] = []
+    if by_status:
+        conditions.append(Task.status == bindparam("status"))
+    if by_type:
+        conditions.append(Task.type == bindparam("type"))
+    query = (
+        select(*_COLUMNS, func.count().over().label("total"))
+        .where(*conditions)
+        .order_by(Task.id.desc())
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
+    return query, select(func.count()).select_from(Task).where(*conditions)
+
+
 def task_page(
     connection: Connection,
     *,
@@ -105,24 +135,14 @@ def task_page(
     :class:`ValidationError` for a page or limit out of range.
     """
     offset = page_offset(page, limit)
-    conditions: builtins.list[ColumnElement[bool]] = []
+    query, counted = _page_statements(status is not None, type is not None)
+    values: dict[str, Any] = {"limit": limit, "offset": offset}
     if status is not None:
-        conditions.append(Task.status == TaskStatus(status))
+        values["status"] = TaskStatus(status)
     if type is not None:
-        conditions.append(Task.type == TaskType(type))
-    query = (
-        select(*_COLUMNS, func.count().over().label("total"))
-        .where(*conditions)
-        .order_by(Task.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    rows = connection.execute(query).mappings().all()
-    if rows:
-        total = int(rows[0]["total"])
-    else:
-        counted = select(func.count()).select_from(Task).where(*conditions)
-        total = int(connection.scalar(counted) or 0)
+        values["type"] = TaskType(type)
+    rows = connection.execute(query, values).mappings().all()
+    total = int(rows[0]["total"]) if rows else int(connection.scalar(counted, values) or 0)
     return Page([_task_row_record(row) for row in rows], total, offset, limit)
 
 
