@@ -21,7 +21,6 @@ import contextlib
 import json
 import random
 import re
-import uuid
 from typing import Any
 
 import structlog
@@ -54,6 +53,13 @@ _SECURITY_HEADERS = [
 ]
 _CSP = (b"content-security-policy", CONTENT_SECURITY_POLICY.encode())
 _NO_CSP_PATHS = ("/docs", "/redoc")
+# built once, not per request: the headers added, and the names they replace
+_EXTRA = (*_SECURITY_HEADERS, _CSP)
+_EXTRA_NO_CSP = tuple(_SECURITY_HEADERS)
+_OURS = frozenset(name for name, _ in _EXTRA) | {b"x-request-id"}
+_OURS_NO_CSP = frozenset(name for name, _ in _EXTRA_NO_CSP) | {b"x-request-id"}
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
 
 
 def _new_id() -> str:
@@ -63,7 +69,7 @@ def _new_id() -> str:
     a system call that lets go of the GIL: with the database reader threads busy,
     getting it back cost the event loop milliseconds per request.
     """
-    return uuid.UUID(int=random.getrandbits(128), version=4).hex
+    return f"{random.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET:032x}"  # as uuid4().hex
 
 
 def _incoming_id(scope: Scope) -> str | None:
@@ -86,10 +92,10 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         request_started()
         started = False
-        extra = list(_SECURITY_HEADERS)
-        if not str(scope.get("path", "")).startswith(_NO_CSP_PATHS):
-            extra.append(_CSP)
-        ours = {name for name, _ in extra} | {b"x-request-id"}
+        if str(scope.get("path", "")).startswith(_NO_CSP_PATHS):
+            extra, ours = _EXTRA_NO_CSP, _OURS_NO_CSP
+        else:
+            extra, ours = _EXTRA, _OURS
 
         async def send_with_id(message: Message) -> None:
             nonlocal started
