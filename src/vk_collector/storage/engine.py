@@ -232,8 +232,10 @@ class Database:
         each one sees a consistent state of its own, two may disagree, so pass a query
         of one statement (a page with its total) or ``snapshot=True`` (a deferred
         ``BEGIN`` on SQLite: no write lock either way).  Never write in ``query``.
-        Errors are the driver's and SQLAlchemy's, as for a unit of work; the
-        ``pool_timeout_s`` of the constructor bounds the wait for a connection.
+        Errors are the driver's and SQLAlchemy's, as for a unit of work.  A read
+        waits for a free reader thread without a deadline (the API's
+        ``limit_concurrency`` bounds how many wait); there is a pooled connection per
+        thread, so ``pool_timeout_s`` only applies on the ``run_sync`` path.
         """
         if self._read_engine is None or self._readers is None:
             async with self.engine.connect() as connection:
