@@ -97,7 +97,11 @@ def _on_sqlite_reset(dbapi_connection: Any, _record: Any, _state: Any) -> None:
     SQLite reports ``in_transaction`` without a round trip (the driver connection is
     in autocommit mode, so outside BEGIN there is nothing to undo)."""
     driver = getattr(dbapi_connection, "driver_connection", dbapi_connection)
-    if getattr(driver, "in_transaction", True):
+    try:
+        open_transaction = bool(driver.in_transaction)
+    except Exception:  # a closed or broken driver connection: reset as the pool would
+        open_transaction = True
+    if open_transaction:
         dbapi_connection.rollback()
 
 
