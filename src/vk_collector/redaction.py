@@ -29,25 +29,35 @@ _PATTERNS = (
     re.compile(r"(\b[a-z][a-z0-9+.\-]*://[^\s:/@]*:)[^\s/@]+(?=@)", re.IGNORECASE),
 )
 _MIN_SECRET_LENGTH = 4
+_SECRET_KEYS = frozenset({"token", "access_token"})
+
+_TRIGGERS = ("access_token", "bearer", "x-api-key", "://")
+"""Every pattern above needs one of these (lower case) in the text: text without any
+of them skips the regular expressions, the common case on the API's hot paths."""
 
 _lock = threading.Lock()
 _secrets: frozenset[str] = frozenset()
+_longest_first: tuple[str, ...] = ()
 
 
 def register_secret(secret: str | None) -> None:
     """Remember a secret so :func:`redact` masks it from now on (process-wide)."""
-    global _secrets
+    global _secrets, _longest_first
     if not secret or len(secret) < _MIN_SECRET_LENGTH:
         return
     with _lock:
         _secrets = _secrets | {secret}
+        _longest_first = tuple(sorted(_secrets, key=len, reverse=True))
 
 
 def redact(text: str) -> str:
     """Mask every known secret and token-shaped value in ``text``."""
-    for secret in sorted(_secrets, key=len, reverse=True):
+    for secret in _longest_first:
         if secret in text:
             text = text.replace(secret, MASK)
+    lowered = text.lower()
+    if not any(trigger in lowered for trigger in _TRIGGERS):
+        return text
     for pattern in _PATTERNS:
         text = pattern.sub(lambda m: m.group(1) + MASK, text)
     return text
@@ -60,13 +70,18 @@ def redact_url(url: str) -> str:
 
 def redact_value(value: Any) -> Any:
     """Redact strings inside nested dicts, lists and tuples; other values unchanged."""
-    if isinstance(value, str):
+    kind = type(value)
+    if kind is str:
         return redact(value)
-    if isinstance(value, Mapping):
+    if kind is int or kind is float or kind is bool or value is None:
+        return value  # the common leaves, without the abstract-class checks below
+    if kind is dict or isinstance(value, Mapping):
         return {
-            key: MASK if str(key).lower() in {"token", "access_token"} else redact_value(item)
+            key: MASK if str(key).lower() in _SECRET_KEYS else redact_value(item)
             for key, item in value.items()
         }
-    if isinstance(value, list | tuple):
+    if kind is list or isinstance(value, list | tuple):
         return type(value)(redact_value(item) for item in value)
+    if isinstance(value, str):  # a str subclass
+        return redact(value)
     return value

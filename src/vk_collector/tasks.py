@@ -30,6 +30,7 @@ Every method returns a :class:`TaskRecord` and raises :class:`ValidationError`
 from __future__ import annotations
 
 import builtins
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -50,6 +51,7 @@ from vk_collector.storage import (
     TaskStatus,
     TaskType,
     UnitOfWork,
+    task_page,
 )
 from vk_collector.storage.models import utcnow
 
@@ -136,9 +138,10 @@ class TaskService:
         status: TaskStatus | None = None,
         type: TaskType | None = None,
     ) -> Page[TaskRecord]:
-        """Newest first."""
-        async with self._db.unit_of_work(read_only=True) as uow:
-            return await uow.tasks.list(page=page, limit=limit, status=status, type=type)
+        """Newest first (one statement: no snapshot transaction needed)."""
+        return await self._db.read(
+            functools.partial(task_page, page=page, limit=limit, status=status, type=type)
+        )
 
     async def start(self, task_id: int) -> TaskRecord:
         """Raises :class:`TaskCancelledError` for a cancelled task."""

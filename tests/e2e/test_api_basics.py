@@ -234,3 +234,43 @@ async def test_the_dashboard_is_served_at_the_root(api: Api) -> None:
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert "cdn" not in page.text.lower()
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "",  # curl and scripts that name nothing
+        "*/*",
+        "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",  # Chromium
+        "text/html, application/json",
+    ],
+)
+async def test_the_root_answers_the_dashboard_unless_json_alone_is_asked_for(
+    api: Api, accept: str
+) -> None:
+    page = await api.client.get("/", headers={"Accept": accept})
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Accept" in page.headers["vary"]
+
+
+@pytest.mark.parametrize("accept", ["application/json", "application/json, text/plain, */*"])
+async def test_the_root_answers_the_originals_info_object_to_a_json_client(
+    api: Api, accept: str
+) -> None:
+    """The original backend answered ``GET /`` with {success, data: {version,
+    environment, uptime}, message, timestamp}; axios sends the second header."""
+    answer = await api.client.get("/", headers={"Accept": accept})
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/json"
+    assert "Accept" in answer.headers["vary"]
+    body = answer.json()
+    assert body["success"] is True
+    assert set(body["data"]) == {"version", "environment", "uptime"}
+    assert body["data"]["version"] == (await api.ok("GET", "/api/health"))["version"]
+    assert body["data"]["environment"] == "production"
+    assert isinstance(body["data"]["uptime"], float)
+    assert body["data"]["uptime"] >= 0
+    assert body["message"] == "vk-collector is running"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT.*Z", body["timestamp"])
+    assert body["requestId"] == answer.headers["x-request-id"]

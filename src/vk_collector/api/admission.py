@@ -108,17 +108,22 @@ class AdmissionMiddleware:
 
     def _admit(self, scope: Scope) -> int | None:
         """Raise the refusal, or return the body limit (``None``: no body expected)."""
-        headers = _headers(scope)
-        host = _host_name(headers.get(b"host", b"").decode("latin-1"))
-        if not self.any_host and host not in self.hosts:
-            raise ApiError(
-                400,
-                "INVALID_HOST",
-                f"this server does not answer for host {host[:100]!r}; "
-                "add it to VKC_API_ALLOWED_HOSTS",
-            )
+        if not self.any_host:
+            raw_host = b""
+            for name, value in scope.get("headers", ()):
+                if name.lower() == b"host":
+                    raw_host = value  # the last one, as the dict of _headers() keeps
+            host = _host_name(raw_host.decode("latin-1"))
+            if host not in self.hosts:
+                raise ApiError(
+                    400,
+                    "INVALID_HOST",
+                    f"this server does not answer for host {host[:100]!r}; "
+                    "add it to VKC_API_ALLOWED_HOSTS",
+                )
         if scope["method"] in _SAFE_METHODS:
-            return None
+            return None  # no dict of every header for the common case
+        headers = _headers(scope)
         self._check_origin(headers)
         if self.settings.api.key is not None:
             supplied = headers.get(b"x-api-key")

@@ -59,6 +59,10 @@ def _execution_ms(task: TaskRecord) -> int | None:
 
 
 def _as_int(value: Any) -> int:
+    if value is None:  # the usual case before a worker reports: no exception to raise
+        return 0
+    if type(value) is int:
+        return max(0, value)
     try:
         return max(0, int(value))
     except (TypeError, ValueError):

@@ -47,7 +47,9 @@ from vk_collector.storage.repositories import (
     PostRepository,
     TaskGroupRepository,
     TaskRepository,
+    group_page,
     scrub_secrets,
+    task_page,
 )
 from vk_collector.storage.unit_of_work import UnitOfWork
 
@@ -85,8 +87,10 @@ __all__ = [
     "UpsertResult",
     "create_engine",
     "current_revision",
+    "group_page",
     "head_revision",
     "migrate",
     "schema_diff",
     "scrub_secrets",
+    "task_page",
 ]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request
-from pydantic import Field
+from fastapi.responses import Response
+from pydantic import AliasChoices, ConfigDict, Field
 from starlette.datastructures import UploadFile
 from starlette.types import Message
 
@@ -23,6 +25,7 @@ from vk_collector.api.deps import (
     TaskIdPath,
     TasksDep,
     require_json,
+    runtime_of,
 )
 from vk_collector.api.envelope import (
     ApiModel,
@@ -30,9 +33,10 @@ from vk_collector.api.envelope import (
     ErrorEnvelope,
     PageEnvelope,
     envelope,
+    json_response,
     page_envelope,
 )
-from vk_collector.api.errors import ApiError
+from vk_collector.api.errors import ApiError, request_id_of
 from vk_collector.api.limits import Slots
 from vk_collector.api.schemas import Progress, progress_of
 from vk_collector.errors import (
@@ -41,7 +45,7 @@ from vk_collector.errors import (
     ValidationError,
 )
 from vk_collector.redaction import redact_value
-from vk_collector.storage import GroupRecord, GroupStatus, TaskStatus, TaskType
+from vk_collector.storage import GroupStatus, TaskStatus, TaskType, group_page
 
 __all__ = ["router", "stats_router"]
 
@@ -94,11 +98,16 @@ MAX_PAGE_SIZE = 10_000
 
 
 class GroupOut(ApiModel):
+    """A community, read from a ``GroupRecord`` (``GroupOut.model_validate(record)``);
+    the original's names (``taskId``, ``uploadedAt``) read the same attributes."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     vk_id: int
     name: str
     screen_name: str | None
-    photo50: str | None
+    photo50: str | None = Field(validation_alias=AliasChoices("photo_50", "photo50"))
     members_count: int | None
     is_closed: int
     deactivated: str | None
@@ -106,31 +115,16 @@ class GroupOut(ApiModel):
     type: str | None
     status: GroupStatus
     upload_task_id: int | None
-    task_id: int | None = Field(description="The original's name for uploadTaskId")
-    uploaded_at: datetime = Field(description="When the group was first stored")
+    task_id: int | None = Field(
+        validation_alias=AliasChoices("upload_task_id", "taskId"),
+        description="The original's name for uploadTaskId",
+    )
+    uploaded_at: datetime = Field(
+        validation_alias=AliasChoices("created_at", "uploadedAt"),
+        description="When the group was first stored",
+    )
     created_at: datetime
     updated_at: datetime
-
-
-def group_out(group: GroupRecord) -> GroupOut:
-    return GroupOut(
-        id=group.id,
-        vk_id=group.vk_id,
-        name=group.name,
-        screen_name=group.screen_name,
-        photo50=group.photo_50,
-        members_count=group.members_count,
-        is_closed=group.is_closed,
-        deactivated=group.deactivated,
-        description=group.description,
-        type=group.type,
-        status=group.status,
-        upload_task_id=group.upload_task_id,
-        task_id=group.upload_task_id,
-        uploaded_at=group.created_at,
-        created_at=group.created_at,
-        updated_at=group.updated_at,
-    )
 
 
 class UploadOut(ApiModel):
@@ -338,8 +332,7 @@ async def upload_status(
 
 @router.get("", response_model=PageEnvelope[GroupOut], summary="Stored communities, paginated")
 async def list_groups(
-    db: DbDep,
-    request_id: RequestId,
+    request: Request,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
     search: Annotated[
@@ -351,10 +344,12 @@ async def list_groups(
     ] = "all",
     sort_by: Annotated[SortBy, Query(alias="sortBy")] = "id",
     sort_order: Annotated[Literal["asc", "desc", "ASC", "DESC"], Query(alias="sortOrder")] = "asc",
-) -> PageEnvelope[GroupOut]:
+) -> Response:
     wanted = None if status == "all" else _STATUS_ALIASES.get(status) or GroupStatus(status)
-    async with db.unit_of_work(read_only=True) as uow:
-        found = await uow.groups.list(
+    db = runtime_of(request).db  # no dependencies on this busy route: see deps.runtime_of
+    found = await db.read(  # a page with its total is one statement: no snapshot needed
+        functools.partial(
+            group_page,
             page=page,
             limit=limit,
             search=search,
@@ -362,7 +357,9 @@ async def list_groups(
             sort_by=_SORT_FIELDS[sort_by],
             sort_order="desc" if sort_order.lower() == "desc" else "asc",
         )
-    return page_envelope(found, [group_out(g) for g in found.items], request_id)
+    )
+    groups = [GroupOut.model_validate(group) for group in found.items]
+    return json_response(page_envelope(found, groups, request_id_of(request)))
 
 
 @router.delete(

@@ -7,13 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
+from pydantic import ConfigDict, ValidationInfo, field_validator
 
 from vk_collector.api.deps import MAX_VK_ID, DbDep, RequestId, TaskIdPath, TasksDep
 from vk_collector.api.envelope import ApiModel, Envelope, ErrorEnvelope, envelope
 from vk_collector.api.limits import Slots, SlotStreamingResponse
 from vk_collector.clock import utc_now_iso
 from vk_collector.export import ExportFormat, export_chunks
-from vk_collector.storage import CommentRecord, PostRecord
+from vk_collector.storage import PostRecord
 
 __all__ = ["router"]
 
@@ -21,6 +22,10 @@ router = APIRouter(prefix="/api/results", tags=["results"])
 
 
 class CommentOut(ApiModel):
+    """A comment, read from a ``CommentRecord`` (``CommentOut.model_validate(record)``)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     comment_id: int
     owner_id: int
@@ -34,6 +39,12 @@ class CommentOut(ApiModel):
     date: datetime
     likes: int
     deleted: bool
+
+    @field_validator("author_id", mode="before")
+    @classmethod
+    def _author_or_sender(cls, value: object, info: ValidationInfo) -> object:
+        """Comments stored before authors were have none: their sender is the author."""
+        return info.data.get("from_id") if value is None else value
 
 
 class PostOut(ApiModel):
@@ -77,24 +88,6 @@ class SummaryOut(ApiModel):
     total_groups: int
     average_comments_per_post: float
     generated_at: str
-
-
-def _comment_out(comment: CommentRecord) -> CommentOut:
-    return CommentOut(
-        id=comment.id,
-        comment_id=comment.comment_id,
-        owner_id=comment.owner_id,
-        post_id=comment.post_id,
-        parent_comment_id=comment.parent_comment_id,
-        reply_to_comment=comment.reply_to_comment,
-        from_id=comment.from_id,
-        author_id=comment.from_id if comment.author_id is None else comment.author_id,
-        author_name=comment.author_name,
-        text=comment.text,
-        date=comment.date,
-        likes=comment.likes,
-        deleted=comment.deleted,
-    )
 
 
 def _post_out(
@@ -152,7 +145,7 @@ async def results(
                 found = await uow.comments.list_for_post(
                     post.owner_id, post.post_id, limit=comments_limit
                 )
-                shown, total = [_comment_out(c) for c in found.items], found.total
+                shown, total = [CommentOut.model_validate(c) for c in found.items], found.total
             else:
                 shown, total = (
                     [],

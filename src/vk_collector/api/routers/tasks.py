@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
 from pydantic import ConfigDict, Field, StrictBool, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
@@ -20,8 +20,17 @@ from vk_collector.api.deps import (
     TaskIdPath,
     TasksDep,
     require_json,
+    runtime_of,
 )
-from vk_collector.api.envelope import ApiModel, Envelope, PageEnvelope, envelope, page_envelope
+from vk_collector.api.envelope import (
+    ApiModel,
+    Envelope,
+    PageEnvelope,
+    envelope,
+    json_response,
+    page_envelope,
+)
+from vk_collector.api.errors import request_id_of
 from vk_collector.api.schemas import TaskOut, task_out
 from vk_collector.pipelines import CollectRequest
 from vk_collector.storage import TaskStatus, TaskType
@@ -103,15 +112,16 @@ async def start_collection(
 
 @router.get("", response_model=PageEnvelope[TaskOut], summary="Tasks, newest first")
 async def list_tasks(
-    tasks: TasksDep,
-    request_id: RequestId,
+    request: Request,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 20,  # the original allowed 10000
     status: TaskStatus | None = None,
     type: TaskType | None = None,
-) -> PageEnvelope[TaskOut]:
-    found = await tasks.list(page=page, limit=limit, status=status, type=type)
-    return page_envelope(found, [task_out(t) for t in found.items], request_id)
+) -> Response:
+    # the runtime and request id without dependencies: see deps.runtime_of
+    found = await runtime_of(request).tasks.list(page=page, limit=limit, status=status, type=type)
+    items = [task_out(t) for t in found.items]
+    return json_response(page_envelope(found, items, request_id_of(request)))
 
 
 @router.get(

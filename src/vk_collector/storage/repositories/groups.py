@@ -6,7 +6,7 @@ import builtins
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, delete, func, or_, select
+from sqlalchemy import ColumnElement, Connection, RowMapping, delete, func, or_, select
 
 from vk_collector.errors import ErrorCode, ValidationError
 from vk_collector.storage.models import Comment, Group, utcnow
@@ -29,7 +29,7 @@ from vk_collector.storage.repositories._base import (
     table_of,
 )
 
-__all__ = ["GROUP_SORT_FIELDS", "GroupRepository"]
+__all__ = ["GROUP_SORT_FIELDS", "GroupRepository", "group_page"]
 
 GROUP_SORT_FIELDS = {
     "id": Group.id,
@@ -55,8 +55,88 @@ _UPDATED_ON_CONFLICT = (
 )
 
 
+_COLUMNS = tuple(table_of(Group).c)
+
+
+def _row_record(row: RowMapping) -> GroupRecord:
+    """A record from a Core row of every group column (no ORM object is built)."""
+    return GroupRecord(**{column.key: row[column.key] for column in _COLUMNS})
+
+
 def _record(group: Group) -> GroupRecord:
     return record_of(GroupRecord, group)
+
+
+def _filters(
+    search: str | None, status: GroupStatus | None, upload_task_id: int | None
+) -> builtins.list[ColumnElement[bool]]:
+    conditions: builtins.list[ColumnElement[bool]] = []
+    if search and search.strip():
+        term = search.strip().lower()
+        matches = [
+            func.lower(Group.name).contains(term, autoescape=True),
+            func.lower(Group.screen_name).contains(term, autoescape=True),
+        ]
+        if term.isascii() and term.isdigit() and int(term) < 2**31:
+            matches += [Group.id == int(term), Group.vk_id == int(term)]
+        conditions.append(or_(*matches))
+    if status is not None:
+        conditions.append(Group.status == GroupStatus(status))
+    if upload_task_id is not None:
+        conditions.append(Group.upload_task_id == upload_task_id)
+    return conditions
+
+
+def group_page(
+    connection: Connection,
+    *,
+    page: int = 1,
+    limit: int = 20,
+    search: str | None = None,
+    status: GroupStatus | None = None,
+    upload_task_id: int | None = None,
+    sort_by: str = "id",
+    sort_order: Literal["asc", "desc"] = "asc",
+) -> Page[GroupRecord]:
+    """A page of groups on a synchronous connection (run it with
+    :meth:`Database.read`, or :meth:`GroupRepository.list` in a unit of work).
+
+    ``search`` matches a substring of the name or screen name, ignoring case
+    (Unicode-aware on both backends), and, when it is a number, the internal id or the
+    VK id exactly (as the original system searched).  Missing values sort last either
+    way.  The total comes with the page (``count(*) OVER ()``); reads columns (Core),
+    not ORM objects.  Raises :class:`ValidationError` for an unknown sort field or
+    order, or a page or limit out of range.
+    """
+    offset = page_offset(page, limit)
+    column = GROUP_SORT_FIELDS.get(sort_by)
+    if column is None:
+        allowed = ", ".join(sorted(GROUP_SORT_FIELDS))
+        raise ValidationError(
+            f"cannot sort groups by {sort_by!r}; use one of {allowed}",
+            ErrorCode.INVALID_INPUT,
+        )
+    if sort_order not in ("asc", "desc"):
+        raise ValidationError(
+            f"sort order must be asc or desc, got {sort_order!r}", ErrorCode.INVALID_INPUT
+        )
+    conditions = _filters(search, status, upload_task_id)
+    ordering = (column.asc() if sort_order == "asc" else column.desc()).nulls_last()
+    tiebreak = Group.id.asc() if sort_order == "asc" else Group.id.desc()
+    query = (
+        select(*_COLUMNS, func.count().over().label("total"))  # the total with the page
+        .where(*conditions)
+        .order_by(ordering, tiebreak)
+        .limit(limit)
+        .offset(offset)
+    )
+    rows = connection.execute(query).mappings().all()
+    if rows:
+        total = int(rows[0]["total"])
+    else:
+        counted = select(func.count()).select_from(Group).where(*conditions)
+        total = int(connection.scalar(counted) or 0)
+    return Page([_row_record(row) for row in rows], total, offset, limit)
 
 
 class GroupRepository(Repository):
@@ -135,53 +215,19 @@ class GroupRepository(Repository):
         sort_by: str = "id",
         sort_order: Literal["asc", "desc"] = "asc",
     ) -> Page[GroupRecord]:
-        """``search`` matches a substring of the name or screen name, ignoring case
-        (Unicode-aware on both backends), and, when it is a number, the internal id or
-        the VK id exactly (as the original system searched).  Missing values sort last
-        either way."""
-        offset = page_offset(page, limit)
-        column = GROUP_SORT_FIELDS.get(sort_by)
-        if column is None:
-            allowed = ", ".join(sorted(GROUP_SORT_FIELDS))
-            raise ValidationError(
-                f"cannot sort groups by {sort_by!r}; use one of {allowed}",
-                ErrorCode.INVALID_INPUT,
+        """A page of groups (see :func:`group_page`), inside this unit of work."""
+        return await self.session.run_sync(
+            lambda session: group_page(
+                session.connection(),
+                page=page,
+                limit=limit,
+                search=search,
+                status=status,
+                upload_task_id=upload_task_id,
+                sort_by=sort_by,
+                sort_order=sort_order,
             )
-        if sort_order not in ("asc", "desc"):
-            raise ValidationError(
-                f"sort order must be asc or desc, got {sort_order!r}", ErrorCode.INVALID_INPUT
-            )
-        conditions = self._filters(search, status, upload_task_id)
-        ordering = (column.asc() if sort_order == "asc" else column.desc()).nulls_last()
-        tiebreak = Group.id.asc() if sort_order == "asc" else Group.id.desc()
-        query = (
-            select(Group, func.count().over().label("total"))  # the total with the page
-            .where(*conditions)
-            .order_by(ordering, tiebreak)
         )
-        rows = (await self.session.execute(query.limit(limit).offset(offset))).all()
-        total = int(rows[0].total) if rows else await self._count(conditions)
-        return Page([_record(row[0]) for row in rows], total, offset, limit)
-
-    @staticmethod
-    def _filters(
-        search: str | None, status: GroupStatus | None, upload_task_id: int | None
-    ) -> builtins.list[ColumnElement[bool]]:
-        conditions: builtins.list[ColumnElement[bool]] = []
-        if search and search.strip():
-            term = search.strip().lower()
-            matches = [
-                func.lower(Group.name).contains(term, autoescape=True),
-                func.lower(Group.screen_name).contains(term, autoescape=True),
-            ]
-            if term.isascii() and term.isdigit() and int(term) < 2**31:
-                matches += [Group.id == int(term), Group.vk_id == int(term)]
-            conditions.append(or_(*matches))
-        if status is not None:
-            conditions.append(Group.status == GroupStatus(status))
-        if upload_task_id is not None:
-            conditions.append(Group.upload_task_id == upload_task_id)
-        return conditions
 
     async def _count(self, conditions: Sequence[ColumnElement[bool]]) -> int:
         total = await self.session.scalar(
@@ -190,7 +236,7 @@ class GroupRepository(Repository):
         return int(total or 0)
 
     async def count(self, *, status: GroupStatus | None = None, search: str | None = None) -> int:
-        return await self._count(self._filters(search, status, None))
+        return await self._count(_filters(search, status, None))
 
     async def stats(self, *, upload_task_id: int | None = None) -> GroupStats:
         """Counts by status; ``upload_task_id`` limits them to one upload's groups."""

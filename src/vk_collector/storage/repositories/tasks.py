@@ -8,11 +8,21 @@ handed to a job never reaches the database.
 from __future__ import annotations
 
 import builtins
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    RowMapping,
+    Select,
+    bindparam,
+    func,
+    select,
+    update,
+)
 
 from vk_collector.errors import ErrorCode, ValidationError
 from vk_collector.redaction import redact_value
@@ -38,6 +48,7 @@ __all__ = [
     "TaskGroupTotals",
     "TaskRepository",
     "scrub_secrets",
+    "task_page",
 ]
 
 
@@ -76,6 +87,78 @@ def scrub_secrets(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [scrub_secrets(item) for item in value]
     return redact_value(value)
+
+
+_COLUMNS = tuple(table_of(Task).c)
+
+
+def _task_row_record(row: RowMapping) -> TaskRecord:
+    """A record from a Core row of every task column (no ORM object is built)."""
+    return TaskRecord(
+        id=row["id"],
+        type=row["type"],
+        status=row["status"],
+        progress=row["progress"],
+        stage=row["stage"],
+        stats=row["stats"] or {},
+        errors=row["errors"] or [],
+        parameters=row["parameters"] or {},
+        result=row["result"],
+        error_message=row["error_message"],
+        current_group=row["current_group"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+    )
+
+
+@functools.cache
+def _page_statements(by_status: bool, by_type: bool) -> tuple[Select[Any], Select[Any]]:
+    """The page query and its count for one combination of filters, built once with
+    bound parameters (``status``, ``type``, ``limit``, ``offset``): building the
+    statement and its cache key on every call cost more than running it."""
+    conditions: builtins.list[ColumnElement[bool]] = []
+    if by_status:
+        conditions.append(Task.status == bindparam("status"))
+    if by_type:
+        conditions.append(Task.type == bindparam("type"))
+    query = (
+        select(*_COLUMNS, func.count().over().label("total"))
+        .where(*conditions)
+        .order_by(Task.id.desc())
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
+    return query, select(func.count()).select_from(Task).where(*conditions)
+
+
+def task_page(
+    connection: Connection,
+    *,
+    page: int = 1,
+    limit: int = 20,
+    status: TaskStatus | None = None,
+    type: TaskType | None = None,
+) -> Page[TaskRecord]:
+    """A page of tasks, newest first, on a synchronous connection (run it with
+    :meth:`Database.read`, or :meth:`TaskRepository.list` inside a unit of work).
+
+    The total comes with the page (``count(*) OVER ()``, one statement instead of
+    two); only an empty page asks for it separately.  Reads columns (Core), not ORM
+    objects: building twenty entities cost more than the query.  Raises
+    :class:`ValidationError` for a page or limit out of range.
+    """
+    offset = page_offset(page, limit)
+    query, counted = _page_statements(status is not None, type is not None)
+    values: dict[str, Any] = {"limit": limit, "offset": offset}
+    if status is not None:
+        values["status"] = TaskStatus(status)
+    if type is not None:
+        values["type"] = TaskType(type)
+    rows = connection.execute(query, values).mappings().all()
+    total = int(rows[0]["total"]) if rows else int(connection.scalar(counted, values) or 0)
+    return Page([_task_row_record(row) for row in rows], total, offset, limit)
 
 
 def task_record(task: Task) -> TaskRecord:
@@ -134,28 +217,12 @@ class TaskRepository(Repository):
         status: TaskStatus | None = None,
         type: TaskType | None = None,
     ) -> Page[TaskRecord]:
-        """Newest first.  The total comes with the page (``count(*) OVER ()``, one
-        statement instead of two); only an empty page asks for it separately."""
-        offset = page_offset(page, limit)
-        conditions: builtins.list[ColumnElement[bool]] = []
-        if status is not None:
-            conditions.append(Task.status == TaskStatus(status))
-        if type is not None:
-            conditions.append(Task.type == TaskType(type))
-        query = (
-            select(Task, func.count().over().label("total"))
-            .where(*conditions)
-            .order_by(Task.id.desc())
-            .limit(limit)
-            .offset(offset)
+        """Newest first (see :func:`task_page`), inside this unit of work."""
+        return await self.session.run_sync(
+            lambda session: task_page(
+                session.connection(), page=page, limit=limit, status=status, type=type
+            )
         )
-        rows = (await self.session.execute(query)).all()
-        if rows:
-            total = int(rows[0].total)
-        else:
-            counted = select(func.count()).select_from(Task).where(*conditions)
-            total = int(await self.session.scalar(counted) or 0)
-        return Page([task_record(row[0]) for row in rows], total, offset, limit)
 
     async def update(self, task_id: int, **values: Any) -> TaskRecord | None:
         """Set the given columns (and ``updated_at``); ``None`` when the task is gone.
