@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 import time
 from urllib.parse import urlsplit
 
 from conftest import API_KEY, Api, StartApi
 from vk_collector.settings import ApiSettings, DatabaseSettings, Settings
 from vk_collector.storage import CommentData, PostData, TaskType
+from vk_collector.storage.engine import READER_THREADS
 
 from support.polling import eventually
 
@@ -191,3 +193,33 @@ async def test_a_database_without_free_connections_is_503_within_seconds(
         for connection in held:
             await connection.close()
     await api.ok("GET", f"/api/tasks/{task['taskId']}")
+
+
+async def test_list_pages_are_503_within_seconds_while_every_reader_thread_is_stuck(
+    start_api: StartApi, settings: Settings
+) -> None:
+    custom = settings.model_copy(
+        update={"database": DatabaseSettings(url=settings.database.url, pool_timeout_s=0.5)}
+    )
+    api = await start_api(custom)
+    db = api.runtime.db
+    release = threading.Event()
+    entered = threading.Semaphore(0)
+
+    def stuck(_connection: object) -> None:
+        entered.release()
+        release.wait(10)
+
+    stuck_reads = [asyncio.create_task(db.read(stuck)) for _ in range(READER_THREADS)]
+    try:
+        for _ in range(READER_THREADS):
+            assert await asyncio.to_thread(entered.acquire, True, 5)
+        started = time.monotonic()
+        error = await api.error("GET", "/api/tasks?page=1&limit=20", 503)
+        assert time.monotonic() - started < 3
+        assert error["code"] == "DATABASE_UNAVAILABLE"
+        assert "busy" in error["message"]
+    finally:
+        release.set()
+        await asyncio.gather(*stuck_reads)
+    await api.ok("GET", "/api/tasks?page=1&limit=20")

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from sqlalchemy import create_engine as _create_sync_engine
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
@@ -198,6 +199,10 @@ class Database:
             self.engine, expire_on_commit=False, autoflush=False
         )
         self._read_engine = _sqlite_read_engine(url, pool_timeout_s)
+        self._pool_timeout_s = pool_timeout_s
+        # a read waits at most pool_timeout_s for a reader thread, as a unit of work
+        # waits for a pooled connection (created lazily: it binds to the running loop)
+        self._reader_slots: asyncio.Semaphore | None = None
         self._readers = (
             None
             if self._read_engine is None
@@ -237,16 +242,34 @@ class Database:
         of one statement (a page with its total) or ``snapshot=True`` (a deferred
         ``BEGIN`` on SQLite: no write lock either way).  Never write in ``query``.
         Errors are the driver's and SQLAlchemy's, as for a unit of work.  A read
-        waits for a free reader thread without a deadline (the API's
-        ``limit_concurrency`` bounds how many wait); there is a pooled connection per
-        thread, so ``pool_timeout_s`` only applies on the ``run_sync`` path.
+        waits at most ``pool_timeout_s`` for a free reader thread, then raises
+        ``sqlalchemy.exc.TimeoutError`` like a pool checkout (the API answers 503): a
+        database stuck on its readers is refused within seconds, never queued for as
+        long as it stays stuck.
         """
         if self._read_engine is None or self._readers is None:
             async with self.engine.connect() as connection:
                 options = await connection.execution_options(read_only=True, snapshot=snapshot)
                 return await options.run_sync(query)
+        if self._reader_slots is None:
+            self._reader_slots = asyncio.Semaphore(READER_THREADS)
+        slots = self._reader_slots
+        try:
+            await asyncio.wait_for(slots.acquire(), self._pool_timeout_s)
+        except TimeoutError:
+            raise sa_exc.TimeoutError(
+                f"every database reader thread stayed busy for {self._pool_timeout_s:g} s"
+            ) from None
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._readers, self._read_sync, query, snapshot)
+        try:
+            running = self._readers.submit(self._read_sync, query, snapshot)
+        except BaseException:
+            slots.release()
+            raise
+        # the slot is the thread's, not this coroutine's: it is given back when the
+        # query ends, even if the caller was cancelled while it ran
+        running.add_done_callback(lambda _: loop.call_soon_threadsafe(slots.release))
+        return await asyncio.wrap_future(running)
 
     def _read_sync(self, query: Callable[[Connection], T], snapshot: bool) -> T:
         assert self._read_engine is not None
