@@ -161,7 +161,8 @@ async def test_serves_with_workers_by_default(
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             health = (await client.get("/api/health/detailed")).json()
             workers = health["data"]["details"]["workers"]
-            assert len([w for w in workers if w["local"]]) == 2, workers
+            local = sorted(w["details"]["queueName"] for w in workers if w["local"])
+            assert local == ["process-groups", "vk-collect", "vk-collect-group"], workers
         stderr = _terminate(process)
     assert process.returncode == 0, stderr
     assert "demo-user-token" not in stderr
