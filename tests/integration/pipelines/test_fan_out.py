@@ -119,7 +119,10 @@ async def test_a_sigkilled_worker_process_loses_nothing_and_stores_nothing_twice
             assert survivor.stop() == 0, survivor.output()
 
     assert parent is not None
-    assert parent.attemptsMade == 2  # one retry, for the communities that stalled
+    # the stall check fails the killed process's communities one after the other, each
+    # waking the task's job: one retry for both, or one each when the job ran between
+    # the two failures (seen under load: the failures came 10 ms apart)
+    assert parent.attemptsMade in (2, 3)
     assert "collect.children_failed" in survivor.output()
     assert STALLED_REASON in survivor.output()
     assert_same_data(run, reference, emulator)
