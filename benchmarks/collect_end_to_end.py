@@ -72,7 +72,7 @@ from vk_collector.storage import Database, PostData, TaskRecord, migrate
 from vk_collector.vk.client import VkClient
 from vk_collector.vk.errors import VkObjectError
 from vk_collector.vk.models import CommentsPage, WallPage
-from vk_collector.workers.vk_collect import comment_data
+from vk_collector.workers.community_collection import comment_data
 from vk_emulator.config import EmulatorConfig
 from vk_emulator.dataset import Dataset
 from vk_emulator.server import EmulatorServer

@@ -73,16 +73,6 @@ def chaos_database(
         cluster.stop()
 
 
-@pytest.fixture
-def chaos_redis(tmp_path: Path) -> Iterator[CrashableRedis]:
-    server = CrashableRedis(
-        tmp_path / "redis", binary=redis_binary(), persistence=True, publish=False
-    )
-    server.start()
-    yield server
-    server.stop()
-
-
 async def progress(db: Database) -> tuple[int, ...]:
     """What grows while the collection runs: comments, posts, finished communities."""
     async with db.unit_of_work(read_only=True) as uow:
@@ -139,7 +129,7 @@ class Api:
 
 async def test_one_collection_survives_everything_at_once(
     chaos_database: tuple[str, PostgresCluster | None],
-    chaos_redis: CrashableRedis,
+    persistent_redis: CrashableRedis,
     emulator_factory: EmulatorFactory,
     tmp_path: Path,
     queue_prefix: str,
@@ -148,7 +138,7 @@ async def test_one_collection_survives_everything_at_once(
     database_url, cluster = chaos_database
     emulator = emulator_factory(faults=FAULTS, rps=3.0)
     env = service_env(
-        redis_url=chaos_redis.url,
+        redis_url=persistent_redis.url,
         database_url=database_url,
         vk_api_url=emulator.url,
         data_dir=tmp_path / "data",
@@ -167,7 +157,7 @@ async def test_one_collection_survives_everything_at_once(
         return process
 
     db = Database(database_url)
-    redis = aioredis.Redis.from_url(chaos_redis.url, decode_responses=True)
+    redis = aioredis.Redis.from_url(persistent_redis.url, decode_responses=True)
     client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10)
     api = Api(client)
     began = time.monotonic()
@@ -205,8 +195,8 @@ async def test_one_collection_survives_everything_at_once(
 
         # 2. Redis SIGKILLed and restarted on its port; nothing else is restarted
         await mid_collection("redis SIGKILL")
-        chaos_redis.kill()
-        chaos_redis.start()
+        persistent_redis.kill()
+        persistent_redis.start()
         figures["redis SIGKILL: recovery s"] = await until_changed(
             lambda: progress(db), within=RECOVERY_S
         )

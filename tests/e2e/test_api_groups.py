@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 from conftest import Api, StartApi
 from vk_collector.settings import Settings
@@ -17,6 +18,15 @@ async def _store(api: Api, *groups: GroupData) -> list[int]:
         await uow.commit()
         page = await uow.groups.list(limit=1000)
     return [g.id for g in page.items]
+
+
+async def upload(
+    api: Api, content: bytes, *, name: str = "g.txt", query: str = "", **form: str
+) -> Any:
+    """The ``data`` of an accepted (202) upload of ``content`` as the file ``name``, with
+    ``query`` after the path and ``form`` fields beside the file."""
+    files = {"file": (name, content)}
+    return await api.ok("POST", f"/api/groups/upload{query}", 202, files=files, data=form or None)
 
 
 def _groups() -> list[GroupData]:
@@ -53,17 +63,9 @@ async def test_upload_answers_202_with_the_parse_report_and_queues_a_job(api: Ap
 
 async def test_upload_takes_the_encoding_from_the_form_or_the_query(api: Api) -> None:
     content = "клуб\nclub7\n".encode("windows-1251")
-    by_form = await api.ok(
-        "POST",
-        "/api/groups/upload",
-        202,
-        files={"file": ("g.txt", content)},
-        data={"encoding": "cp1251"},
-    )
+    by_form = await upload(api, content, encoding="cp1251")
     assert by_form["encoding"] == "windows-1251"
-    by_query = await api.ok(
-        "POST", "/api/groups/upload?encoding=windows-1251", 202, files={"file": ("g.txt", content)}
-    )
+    by_query = await upload(api, content, query="?encoding=windows-1251")
     assert by_query["encoding"] == "windows-1251"
     error = await api.error(
         "POST", "/api/groups/upload?encoding=ebcdic", 400, files={"file": ("g.txt", content)}
@@ -73,20 +75,9 @@ async def test_upload_takes_the_encoding_from_the_form_or_the_query(api: Api) ->
 
 async def test_upload_takes_base64_and_hex_like_the_original_route(api: Api) -> None:
     listed = "club1\napiclub # Новости\n".encode("cp1251")
-    by_query = await api.ok(
-        "POST",
-        "/api/groups/upload?encoding=base64",
-        202,
-        files={"file": ("g.b64", base64.encodebytes(listed))},
-    )
+    by_query = await upload(api, base64.encodebytes(listed), name="g.b64", query="?encoding=base64")
     assert (by_query["identifiers"], by_query["encoding"]) == (2, "windows-1251")
-    by_form = await api.ok(
-        "POST",
-        "/api/groups/upload",
-        202,
-        files={"file": ("g.hex", listed.hex().encode())},
-        data={"encoding": "hex"},
-    )
+    by_form = await upload(api, listed.hex().encode(), name="g.hex", encoding="hex")
     assert by_form["identifiers"] == 2
     job = await api.runtime.queue.get_job(f"process-groups-{by_form['taskId']}")
     assert job is not None

@@ -75,13 +75,32 @@ async def upload(runtime: Runtime, groups: list[int]) -> None:
     assert task.status is TaskStatus.COMPLETED, task.error_message
 
 
+async def upload_before_workers(
+    settings: Settings, redis_url: str, emulator: EmulatorServer
+) -> None:
+    """Upload :data:`GROUPS` through a runtime of its own with only a process-groups
+    worker (at :data:`FAST_RPS`), so worker processes started after it only collect."""
+    fast = pipeline_settings(settings, emulator, rps_user=FAST_RPS)
+    async with running(fast, redis_url, with_workers=True, queues=["process-groups"]) as up:
+        await upload(up, GROUPS)
+
+
+async def start(runtime: Runtime, groups: list[int] = GROUPS) -> TaskRecord:
+    """Start collecting ``groups`` (:data:`LIMIT` posts each, replies included)."""
+    return await runtime.pipelines.start_collection(CollectRequest(vk_ids=groups, limit=LIMIT))
+
+
+async def completed(runtime: Runtime, task_id: int) -> TaskRecord:
+    """The task once finished (45 s at the most), asserted completed."""
+    done = await wait_finished(runtime, task_id, within=45)
+    assert done.status is TaskStatus.COMPLETED, done.error_message
+    return done
+
+
 async def collect(runtime: Runtime, groups: list[int] = GROUPS) -> TaskRecord:
     """Upload ``groups``, collect them (replies included) and wait for the task's end."""
     await upload(runtime, groups)
-    task = await runtime.pipelines.start_collection(CollectRequest(vk_ids=groups, limit=LIMIT))
-    done = await wait_finished(runtime, task.id, within=45)
-    assert done.status is TaskStatus.COMPLETED, done.error_message
-    return done
+    return await completed(runtime, (await start(runtime, groups)).id)
 
 
 async def reference_run(settings: Settings, redis_url: str, emulator: EmulatorServer) -> Stored:

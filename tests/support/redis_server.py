@@ -29,12 +29,23 @@ def redis_binary() -> Path | None:
     return Path(binary) if binary else None
 
 
+def running(path: Path, *, persistence: bool) -> Iterator[CrashableRedis]:
+    """A started :class:`CrashableRedis` in ``path``, stopped when the generator ends."""
+    server = CrashableRedis(path, binary=redis_binary(), persistence=persistence, publish=False)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
 def crashable_redis(tmp_path: Path) -> Iterator[CrashableRedis]:
     """A server without persistence: a restart comes back empty."""
-    server = CrashableRedis(
-        tmp_path / "crashable", binary=redis_binary(), persistence=False, publish=False
-    )
-    server.start()
-    yield server
-    server.stop()
+    yield from running(tmp_path / "crashable", persistence=False)
+
+
+@pytest.fixture
+def persistent_redis(tmp_path: Path) -> Iterator[CrashableRedis]:
+    """A server with an append-only file: a restart after a crash keeps what it had."""
+    yield from running(tmp_path / "redis", persistence=True)

@@ -1,5 +1,5 @@
-"""VK client helpers: fast settings for a test client, and one post's comments through
-the client's batched walk (vk_collector.vk.collect)."""
+"""VK client helpers: community references, fast settings for a test client, and one
+post's comments through the client's batched walk (vk_collector.vk.collect)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,14 @@ from pydantic import SecretStr
 from vk_collector.settings import VkSettings
 from vk_collector.vk.client import VkClient
 from vk_collector.vk.collect import FetchedComment, iter_posts_comments
+from vk_collector.vk.identifiers import GroupRef
+
+APICLUB = GroupRef(screen_name="apiclub")
+
+
+def group(group_id: int) -> GroupRef:
+    """A community reference by numeric id."""
+    return GroupRef(group_id=group_id)
 
 
 def fast_vk_settings(api_url: str, tokens: Iterable[str], **overrides: Any) -> VkSettings:

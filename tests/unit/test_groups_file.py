@@ -17,13 +17,8 @@ from vk_collector.vk.groups_file import (
     parse_groups_file,
     parse_identifier_list,
 )
-from vk_collector.vk.identifiers import GroupRef
 
-APICLUB = GroupRef(screen_name="apiclub")
-
-
-def group(group_id: int) -> GroupRef:
-    return GroupRef(group_id=group_id)
+from support.vk import APICLUB, group
 
 
 def file_error(data: bytes, **kwargs: object) -> ValidationError:

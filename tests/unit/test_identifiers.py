@@ -11,11 +11,7 @@ from vk_collector.vk.identifiers import (
     parse_group_identifier,
 )
 
-APICLUB = GroupRef(screen_name="apiclub")
-
-
-def group(group_id: int) -> GroupRef:
-    return GroupRef(group_id=group_id)
+from support.vk import APICLUB, group
 
 
 def rejected(text: str) -> str:

@@ -143,16 +143,6 @@ class CommentsPage(_VkModel):
     groups: list[Group] = Field(default_factory=list)
     """Community authors of the page's comments (``extended=1``)."""
 
-    def author_names(self) -> dict[int, str]:
-        """``from_id`` -> display name: users positive, communities negative."""
-        names = {
-            p.id: f"{p.first_name} {p.last_name}".strip()
-            for p in self.profiles
-            if p.first_name or p.last_name
-        }
-        names.update({-g.id: g.name for g in self.groups if g.name})
-        return names
-
     @property
     def level_count(self) -> int:
         """Comments at the requested level (top level or one thread); falls back to ``count``."""

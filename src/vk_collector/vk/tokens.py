@@ -72,8 +72,8 @@ def parse_token(raw: str) -> Token:
 
 
 class TokenPool:
-    """Chooses a token with capacity now (:meth:`pick_ready`), or round-robin
-    (:meth:`pick`), skipping those cooling down for a method after error 29."""
+    """Chooses a token with capacity now, from a rotating offset (:meth:`pick_ready`),
+    skipping those cooling down for a method after error 29."""
 
     def __init__(
         self,
@@ -147,7 +147,9 @@ class TokenPool:
         Tries the usable tokens' limiters (``settings.rps_user`` or ``rps_community``
         per token) without waiting, from a rotating offset (community tokens last for
         user-only methods); sleeps the shortest returned wait when none grants.
-        Raises as :meth:`pick` does."""
+        Raises ``VkApiError`` (``VK_NO_TOKENS``) for an empty pool and
+        :class:`VkQuotaError` when every candidate is cooling down for one of
+        ``methods``."""
         while True:
             rotated, shortest_cooldown = await self._usable(methods, exclude)
             if not rotated:
@@ -195,39 +197,6 @@ class TokenPool:
 
     @staticmethod
     def _raise_all_cooling(methods: Collection[str], shortest: float) -> None:
-        names = ", ".join(sorted(methods))
-        raise VkQuotaError(
-            f"every VK token has reached its daily quota for {names} (error 29); "
-            f"the first frees in {shortest:.0f} s",
-            method=names,
-            retry_after_s=shortest,
-        )
-
-    async def pick(self, methods: Collection[str], *, exclude: Collection[str] = ()) -> Token:
-        """The next usable token for a request calling ``methods``, round-robin.
-
-        Community tokens come last for user-only methods.  Raises ``VkApiError``
-        (``VK_NO_TOKENS``) for an empty pool and :class:`VkQuotaError` when every candidate
-        is cooling down for one of ``methods``.
-        """
-        candidates = [t for t in self._tokens if t.key not in exclude]
-        if not candidates:
-            raise VkApiError(
-                "no VK token configured (set VK_TOKENS) or usable for this request",
-                code=ErrorCode.VK_NO_TOKENS,
-                severity=ErrorSeverity.PERMANENT,
-                method=",".join(sorted(methods)) or None,
-            )
-        start = next(self._turn) % len(candidates)
-        rotated = candidates[start:] + candidates[:start]
-        if USER_ONLY_METHODS.intersection(methods):
-            rotated.sort(key=lambda t: t.kind is TokenKind.COMMUNITY)
-        shortest = float("inf")
-        for token in rotated:
-            remaining = await self.cooldown_s(token, methods)
-            if remaining <= 0:
-                return token
-            shortest = min(shortest, remaining)
         names = ", ".join(sorted(methods))
         raise VkQuotaError(
             f"every VK token has reached its daily quota for {names} (error 29); "

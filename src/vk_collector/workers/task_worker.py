@@ -9,6 +9,10 @@ Cancellation: while a job runs, its task's status is read every
 the job's work is cancelled at its next await (between or during VK requests; a
 database transaction in progress rolls back) and the job fails with
 :class:`~vk_collector.tasks.TaskCancelledError`, a permanent error: no retry.
+
+Flows: :attr:`TaskWorker._flow` reaches the other queues of a collection flow (the
+parent adds its children, a child reads its parent); it connects on first use only
+and is closed by :meth:`TaskWorker.stop`.
 """
 
 from __future__ import annotations
@@ -24,17 +28,22 @@ from pydantic import ValidationError as PydanticValidationError
 from vk_collector.cancellation import cancel_until_done
 from vk_collector.errors import ValidationError
 from vk_collector.queue.config import queue_configs
-from vk_collector.queue.jobs import ProcessGroupsJobData, VkCollectJobData
+from vk_collector.queue.jobs import (
+    ProcessGroupsJobData,
+    VkCollectGroupJobData,
+    VkCollectJobData,
+)
 from vk_collector.settings import Settings
 from vk_collector.storage import Database
 from vk_collector.tasks import TaskCancelledError, TaskService
 from vk_collector.vk.client import VkClient
 from vk_collector.workers.base import QueueWorker
+from vk_collector.workers.flow_queues import FlowQueues
 from vk_collector.workers.job_errors import failing_task
 
 __all__ = ["TaskWorker"]
 
-D = TypeVar("D", VkCollectJobData, ProcessGroupsJobData)
+D = TypeVar("D", VkCollectJobData, VkCollectGroupJobData, ProcessGroupsJobData)
 
 
 _CANCEL_WITHIN_S = 5.0
@@ -60,14 +69,26 @@ class TaskWorker(QueueWorker, Generic[D]):
         self._db = db
         self._tasks = TaskService(db)
         self._vk = vk
+        self._flow = FlowQueues(settings, redis_url)
+
+    async def stop(self) -> None:
+        try:
+            await super().stop()
+        finally:
+            await self._flow.close()
 
     async def process(self, job: Job, token: str) -> dict[str, Any]:
-        try:
-            data = self.data_model.model_validate(job.data)
-        except PydanticValidationError as exc:
-            raise ValidationError(f"malformed {self.queue_name} job data: {exc}") from exc
+        data = self._data(job)
         async with failing_task(self._tasks, data.task_id, job, self.config.options.attempts):
             return await self._until_cancelled(data.task_id, self.handle(job, data))
+
+    def _data(self, job: Job) -> D:
+        """The job's data as the queue's wire model; malformed data raises a permanent
+        :class:`~vk_collector.errors.ValidationError`."""
+        try:
+            return self.data_model.model_validate(job.data)
+        except PydanticValidationError as exc:
+            raise ValidationError(f"malformed {self.queue_name} job data: {exc}") from exc
 
     async def _until_cancelled(
         self, task_id: int, work: Coroutine[Any, Any, dict[str, Any]]

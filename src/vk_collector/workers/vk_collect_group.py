@@ -2,9 +2,10 @@
 ``vk-collect`` job (:mod:`vk_collector.workers.collect_parent`).
 
 Any worker process on any machine takes these jobs; each collects its community with
-:meth:`VkCollectWorker._collect_group` (posts, then every comment; writes are upserts,
-so a job re-run after its worker died stores nothing twice) and reports the whole
-task's progress to the task's own job (:mod:`vk_collector.workers.collect_progress`).
+:class:`~vk_collector.workers.community_collection.CommunityCollector` (posts, then
+every comment; writes are upserts, so a job re-run after its worker died stores nothing
+twice) and reports the whole task's progress to the task's own job
+(:mod:`vk_collector.workers.collect_progress`).
 
 * A community already finished (a re-run after the worker died just after finishing)
   is not collected again.
@@ -26,70 +27,31 @@ from typing import Any, ClassVar
 
 import structlog
 from bullmq import Job
-from pydantic import ValidationError as PydanticValidationError
 
-from vk_collector.errors import ValidationError
 from vk_collector.queue.config import QueueName
 from vk_collector.queue.jobs import VkCollectGroup, VkCollectGroupJobData, VkCollectJobData
 from vk_collector.queue.keys import job_id
-from vk_collector.storage import Database, TaskStatus
+from vk_collector.storage import TaskStatus
 from vk_collector.tasks import TaskCancelledError
 from vk_collector.workers.collect_parent import FINISHED
-from vk_collector.workers.collect_progress import task_progress, task_totals
+from vk_collector.workers.community_collection import CommunityCollector, CommunityRun
 from vk_collector.workers.job_errors import failing_task
 from vk_collector.workers.progress import ProgressReporter
-from vk_collector.workers.vk_collect import VkCollectWorker, _Run
+from vk_collector.workers.task_worker import TaskWorker
 
-__all__ = ["GroupRun", "VkCollectGroupWorker"]
+__all__ = ["VkCollectGroupWorker"]
 
 log = structlog.get_logger(__name__)
 
 
-class GroupRun(_Run):
-    """The run of one child job (one community): what ``_collect_group`` reports to.
-
-    Its reports describe the whole task (see the module doc); unforced ones are
-    throttled by the reporter before the database is read.  Set ``finished`` once the
-    community's row is final so its counts are not added twice.
-    """
-
-    def __init__(self, group: VkCollectGroup, reporter: ProgressReporter, db: Database) -> None:
-        super().__init__([group], reporter)
-        self._db = db
-        self.finished = False
-
-    async def report(
-        self,
-        stage: str,
-        index: int,
-        group: VkCollectGroup | None = None,
-        group_progress: float = 0.0,
-        *,
-        force: bool = False,
-    ) -> None:
-        if not force and not self.reporter.due():
-            return
-        totals = await task_totals(self._db, self.reporter.task_id)
-        in_flight = not self.finished
-        progress = task_progress(
-            totals,
-            stage,
-            group if in_flight else None,
-            group_progress if in_flight else 0.0,
-            posts=self.posts if in_flight else 0,
-            comments=self.comments if in_flight else 0,
-        )
-        await self.reporter.report(progress, force=True)
-
-
-class VkCollectGroupWorker(VkCollectWorker):
+class VkCollectGroupWorker(TaskWorker[VkCollectGroupJobData]):
     queue: ClassVar[QueueName] = QueueName.VK_COLLECT_GROUP
+    data_model = VkCollectGroupJobData
+    progress_interval_s: float = 2.0
+    """How often progress is reported within one community (every community ends with one)."""
 
     async def process(self, job: Job, token: str) -> dict[str, Any]:
-        try:
-            data = VkCollectGroupJobData.model_validate(job.data)
-        except PydanticValidationError as exc:
-            raise ValidationError(f"malformed {self.queue_name} job data: {exc}") from exc
+        data = self._data(job)
         cancelled = {"taskId": data.task_id, "vkId": data.vk_id, "cancelled": True}
         async with failing_task(self._tasks, data.task_id, job, self.config.options.attempts):
             task = await self._tasks.get(data.task_id)
@@ -98,12 +60,14 @@ class VkCollectGroupWorker(VkCollectWorker):
             if task.status is TaskStatus.FAILED:
                 return {"taskId": data.task_id, "vkId": data.vk_id, "skipped": "failed"}
             try:
-                return await self._until_cancelled(data.task_id, self._collect_one(job, data))
+                return await self._until_cancelled(data.task_id, self.handle(job, data))
             except TaskCancelledError:
                 log.info("collect.group_cancelled", task_id=data.task_id, group=data.vk_id)
                 return cancelled
 
-    async def _collect_one(self, job: Job, data: VkCollectGroupJobData) -> dict[str, Any]:
+    async def handle(self, job: Job, data: VkCollectGroupJobData) -> dict[str, Any]:
+        """Collect the job's community unless its row is already final; the result
+        counts what this run stored."""
         task_id = data.task_id
         group = VkCollectGroup(vk_id=data.vk_id, name=data.name)
         result: dict[str, Any] = {"taskId": task_id, "vkId": data.vk_id}
@@ -121,19 +85,17 @@ class VkCollectGroupWorker(VkCollectWorker):
         # progress goes to the task's own job, where listeners of the task look for it
         target = parent if parent is not None else job
         reporter = ProgressReporter(target, self._tasks, task_id, self.progress_interval_s)
-        run = GroupRun(group, reporter, self._db)
+        run = CommunityRun(group, reporter, self._db)
         options = data.options
-        await self._collect_group(
+        await CommunityCollector(self._db, self._tasks, self._vk).collect(
             run,
-            0,
-            group,
             options.limit or 10,
             options.include_replies is not False,
             options.filter_words or [],
             token,
         )
         run.finished = True
-        await run.report("fetching_comments", 0, force=True)
+        await run.report("fetching_comments", force=True)
         log.info(
             "collect.group_finished",
             task_id=task_id,

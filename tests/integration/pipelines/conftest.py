@@ -14,8 +14,15 @@ from support.pipelines import pipeline_settings, running
 
 
 @pytest.fixture
+def with_workers() -> bool:
+    """Whether ``runtime`` runs workers; a module that wants none overrides this fixture."""
+    return True
+
+
+@pytest.fixture
 async def runtime(
-    settings: Settings, redis_url: str, emulator: EmulatorServer
+    settings: Settings, redis_url: str, emulator: EmulatorServer, with_workers: bool
 ) -> AsyncIterator[Runtime]:
-    async with running(pipeline_settings(settings, emulator), redis_url, with_workers=True) as rt:
+    configured = pipeline_settings(settings, emulator)
+    async with running(configured, redis_url, with_workers=with_workers) as rt:
         yield rt

@@ -12,25 +12,23 @@ import re
 import signal
 from pathlib import Path
 
-from vk_collector.pipelines import CollectRequest
 from vk_collector.reconcile import STALLED_REASON
 from vk_collector.settings import Settings
-from vk_collector.storage import TaskStatus
 from vk_emulator import EmulatorServer
 
 from support.collections import (
-    FAST_RPS,
     GROUPS,
-    LIMIT,
     WorkerProcess,
     assert_same_data,
+    completed,
     reference_run,
     rows,
+    start,
     stored,
-    upload,
+    upload_before_workers,
     worker_env,
 )
-from support.pipelines import pipeline_settings, running, wait_finished
+from support.pipelines import pipeline_settings, running
 from support.polling import eventually
 
 
@@ -62,18 +60,13 @@ async def test_two_worker_processes_share_one_task_and_store_what_one_process_do
     reference = await reference_run(settings, redis_url, emulator)
 
     async with running(producer, redis_url, with_workers=False) as runtime:
-        fast = pipeline_settings(settings, emulator, rps_user=FAST_RPS)
-        async with running(fast, redis_url, with_workers=True, queues=["process-groups"]) as up:
-            await upload(up, GROUPS)
+        await upload_before_workers(settings, redis_url, emulator)
         workers = [WorkerProcess(env, tmp_path / f"worker-{i}.log") for i in (1, 2)]
         try:
             for worker in workers:
                 await worker.ready()
-            task = await runtime.pipelines.start_collection(
-                CollectRequest(vk_ids=GROUPS, limit=LIMIT)
-            )
-            done = await wait_finished(runtime, task.id, within=45)
-            assert done.status is TaskStatus.COMPLETED, done.error_message
+            task = await start(runtime)
+            done = await completed(runtime, task.id)
             run = await stored(runtime, done)
         finally:
             codes = [worker.stop() for worker in workers]
@@ -99,17 +92,13 @@ async def test_a_sigkilled_worker_process_loses_nothing_and_stores_nothing_twice
     reference = await reference_run(settings, redis_url, emulator)
 
     async with running(producer, redis_url, with_workers=False) as runtime:
-        fast = pipeline_settings(settings, emulator, rps_user=FAST_RPS)
-        async with running(fast, redis_url, with_workers=True, queues=["process-groups"]) as up:
-            await upload(up, GROUPS)
+        await upload_before_workers(settings, redis_url, emulator)
         victim = WorkerProcess(env, tmp_path / "victim.log")
         survivor = WorkerProcess(env, tmp_path / "survivor.log")
         try:
             await victim.ready()
             await survivor.ready()
-            task = await runtime.pipelines.start_collection(
-                CollectRequest(vk_ids=GROUPS, limit=LIMIT)
-            )
+            task = await start(runtime)
 
             async def midway() -> bool:
                 if (await runtime.tasks.get(task.id)).is_finished:
@@ -122,8 +111,7 @@ async def test_a_sigkilled_worker_process_loses_nothing_and_stores_nothing_twice
             await eventually(midway, within=20, every=0.05)
             victim.kill()
             assert victim.process.returncode == -signal.SIGKILL
-            done = await wait_finished(runtime, task.id, within=45)
-            assert done.status is TaskStatus.COMPLETED, done.error_message
+            done = await completed(runtime, task.id)
             run = await stored(runtime, done)
             parent = await runtime.queue.get_job(f"vk-collect-{task.id}")
         finally:
@@ -131,7 +119,10 @@ async def test_a_sigkilled_worker_process_loses_nothing_and_stores_nothing_twice
             assert survivor.stop() == 0, survivor.output()
 
     assert parent is not None
-    assert parent.attemptsMade == 2  # one retry, for the communities that stalled
+    # the stall check fails the killed process's communities one after the other, each
+    # waking the task's job: one retry for both, or one each when the job ran between
+    # the two failures (seen under load: the failures came 10 ms apart)
+    assert parent.attemptsMade in (2, 3)
     assert "collect.children_failed" in survivor.output()
     assert STALLED_REASON in survivor.output()
     assert_same_data(run, reference, emulator)

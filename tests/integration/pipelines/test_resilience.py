@@ -33,10 +33,12 @@ from support.collections import (
     WorkerProcess,
     assert_same_data,
     collect,
+    completed,
     reference_run,
     rows,
+    start,
     stored,
-    upload,
+    upload_before_workers,
     worker_env,
 )
 from support.emulator import EmulatorFactory
@@ -164,16 +166,12 @@ async def test_a_killed_worker_process_is_taken_over_and_nothing_is_lost(
     reference = await reference_run(settings, redis_url, emulator)
 
     async with running(producer, redis_url, with_workers=False) as runtime:
-        fast = pipeline_settings(settings, emulator, rps_user=FAST_RPS)
-        async with running(fast, redis_url, with_workers=True, queues=["process-groups"]) as up:
-            await upload(up, GROUPS)
+        await upload_before_workers(settings, redis_url, emulator)
         first = WorkerProcess(env, tmp_path / "worker-1.log")
         second: WorkerProcess | None = None
         try:
             await first.ready()
-            task = await runtime.pipelines.start_collection(
-                CollectRequest(vk_ids=GROUPS, limit=LIMIT)
-            )
+            task = await start(runtime)
 
             async def midway() -> bool:
                 if (await runtime.tasks.get(task.id)).is_finished:
@@ -187,8 +185,7 @@ async def test_a_killed_worker_process_is_taken_over_and_nothing_is_lost(
 
             second = WorkerProcess(env, tmp_path / "worker-2.log")
             await second.ready()
-            done = await wait_finished(runtime, task.id, within=45)
-            assert done.status is TaskStatus.COMPLETED, done.error_message
+            done = await completed(runtime, task.id)
             run = await stored(runtime, done)
             job = await runtime.queue.get_job(f"vk-collect-{task.id}")
             assert job is not None

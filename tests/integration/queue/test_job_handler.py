@@ -22,7 +22,7 @@ from vk_collector.queue.job_handler import QueueJobHandler
 from vk_collector.queue.job_info import JobInfo
 from vk_collector.redaction import register_secret
 from vk_collector.retries import set_instant_retries
-from vk_collector.settings import Settings
+from vk_collector.settings import QueuesSettings, Settings
 
 PG = QueueName.PROCESS_GROUPS.value
 
@@ -51,6 +51,20 @@ async def resources(settings: Settings, redis_url: str) -> AsyncIterator[QueueRe
     init = QueueInitHandler(settings, redis_url, list(queue_configs(settings.queues).values()))
     yield await init.initialize()
     await init.cleanup()
+
+
+def flaky_handler(
+    resources: QueueResources, queues: QueuesSettings, failures: int
+) -> tuple[FlakyQueue, QueueJobHandler]:
+    """A handler whose process-groups queue fails its first ``failures`` adds."""
+    flaky = FlakyQueue(resources.queues[PG], failures=failures)
+    resources.queues[PG] = flaky  # type: ignore[assignment]
+    return flaky, QueueJobHandler(resources, queues)
+
+
+def quick_retries(settings: Settings) -> QueuesSettings:
+    """Queue settings whose first enqueue retry waits 0.1 s (then doubles)."""
+    return settings.queues.model_copy(update={"enqueue_retry_min_s": 0.1})
 
 
 def identifiers(*items: str) -> dict[str, Any]:
@@ -82,9 +96,7 @@ async def test_a_caller_job_id_is_kept(resources: QueueResources, settings: Sett
 async def test_transient_redis_failures_are_retried(
     resources: QueueResources, settings: Settings
 ) -> None:
-    flaky = FlakyQueue(resources.queues[PG], failures=3)
-    resources.queues[PG] = flaky  # type: ignore[assignment]
-    handler = QueueJobHandler(resources, settings.queues)
+    flaky, handler = flaky_handler(resources, settings.queues, failures=3)
 
     job = await handler.add_process_groups_job(identifiers("apiclub"), 5)
 
@@ -95,9 +107,7 @@ async def test_transient_redis_failures_are_retried(
 async def test_add_gives_up_after_three_retries(
     resources: QueueResources, settings: Settings
 ) -> None:
-    flaky = FlakyQueue(resources.queues[PG], failures=10)
-    resources.queues[PG] = flaky  # type: ignore[assignment]
-    handler = QueueJobHandler(resources, settings.queues)
+    flaky, handler = flaky_handler(resources, settings.queues, failures=10)
 
     with pytest.raises(QueueError) as err:
         await handler.add_process_groups_job(identifiers("apiclub"), 5)
@@ -110,9 +120,7 @@ async def test_add_gives_up_after_three_retries(
 async def test_validation_errors_are_not_retried_and_enqueue_nothing(
     resources: QueueResources, settings: Settings
 ) -> None:
-    flaky = FlakyQueue(resources.queues[PG], failures=0)
-    resources.queues[PG] = flaky  # type: ignore[assignment]
-    handler = QueueJobHandler(resources, settings.queues)
+    flaky, handler = flaky_handler(resources, settings.queues, failures=0)
 
     with pytest.raises(ValidationError, match="source"):
         await handler.add_process_groups_job(
@@ -233,11 +241,9 @@ def real_waits() -> Iterator[None]:
 async def test_retries_wait_the_minimum_doubling(
     resources: QueueResources, settings: Settings
 ) -> None:
-    flaky = FlakyQueue(resources.queues[PG], failures=3)
-    resources.queues[PG] = flaky  # type: ignore[assignment]
-    quick = settings.queues.model_copy(update={"enqueue_retry_min_s": 0.1})
+    flaky, handler = flaky_handler(resources, quick_retries(settings), failures=3)
     started = time.monotonic()
-    await QueueJobHandler(resources, quick).add_process_groups_job(identifiers("apiclub"), 5)
+    await handler.add_process_groups_job(identifiers("apiclub"), 5)
     assert flaky.calls == 4
     assert time.monotonic() - started >= 0.1 + 0.2 + 0.4
 
@@ -247,10 +253,7 @@ async def test_a_deadline_stops_the_retries_before_it_passes(
     resources: QueueResources, settings: Settings
 ) -> None:
     """Waits 0.1 then 0.2 s: the second wait would end at 0.3 s, past the 0.25 s deadline."""
-    flaky = FlakyQueue(resources.queues[PG], failures=10)
-    resources.queues[PG] = flaky  # type: ignore[assignment]
-    quick = settings.queues.model_copy(update={"enqueue_retry_min_s": 0.1})
-    handler = QueueJobHandler(resources, quick)
+    flaky, handler = flaky_handler(resources, quick_retries(settings), failures=10)
     started = time.monotonic()
     with pytest.raises(QueueError) as err:
         await handler.add_process_groups_job(identifiers("apiclub"), 5, deadline_s=0.25)

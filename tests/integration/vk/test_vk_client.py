@@ -311,33 +311,39 @@ async def test_quota_rotates_tokens_then_stops(
     assert (await client.groups_get_by_id([1])).groups  # other methods keep their quota
 
 
+TRANSIENT, PERMANENT = ErrorSeverity.TRANSIENT, ErrorSeverity.PERMANENT
+
+
 @pytest.mark.parametrize(
-    ("fault", "code"),
-    [("error_1", 1), ("error_6", 6), ("error_10", 10), ("http_5xx", 0), ("non_json", 0)],
+    ("fault", "max_retries", "code", "severity", "tries"),
+    [
+        ("error_1", 2, 1, TRANSIENT, 3),
+        ("error_6", 2, 6, TRANSIENT, 3),
+        ("error_10", 2, 10, TRANSIENT, 3),
+        ("http_5xx", 2, 0, TRANSIENT, 3),
+        ("non_json", 2, 0, TRANSIENT, 3),
+        # captcha and flood control give up early, however many retries are allowed
+        ("error_14", 10, 14, PERMANENT, 3),
+        ("error_9", 10, 9, PERMANENT, 4),
+    ],
 )
-async def test_injected_transient_faults_exhaust_retries(
-    emulator_factory: EmulatorFactory, make_client: MakeClient, fault: str, code: int
+async def test_injected_faults_end_after_their_tries(
+    emulator_factory: EmulatorFactory,
+    make_client: MakeClient,
+    fault: str,
+    max_retries: int,
+    code: int,
+    severity: ErrorSeverity,
+    tries: int,
 ) -> None:
+    """Transient faults exhaust ``max_retries``; captcha and flood control do not."""
     rates: dict[str, Any] = {fault: 1.0}
     server = emulator_factory(faults=FaultConfig(**rates))
-    client = make_client(server, max_retries=2)
+    client = make_client(server, max_retries=max_retries)
     with pytest.raises(VkApiError) as caught:
         await client.wall_get(-1)
     assert caught.value.error_code == code
-    assert caught.value.severity is ErrorSeverity.TRANSIENT
-    assert server.stats()["total_requests"] == 3
-
-
-@pytest.mark.parametrize(("fault", "tries"), [("error_14", 3), ("error_9", 4)])
-async def test_captcha_and_flood_control_give_up(
-    emulator_factory: EmulatorFactory, make_client: MakeClient, fault: str, tries: int
-) -> None:
-    rates: dict[str, Any] = {fault: 1.0}
-    server = emulator_factory(faults=FaultConfig(**rates))
-    client = make_client(server, max_retries=10)
-    with pytest.raises(VkApiError) as caught:
-        await client.wall_get(-1)
-    assert caught.value.severity is ErrorSeverity.PERMANENT
+    assert caught.value.severity is severity
     assert server.stats()["total_requests"] == tries
 
 

@@ -72,6 +72,16 @@ def by_id(comment: FetchedComment) -> int:
     return comment.comment_id
 
 
+def draw_post(data: st.DataObject, dataset: Dataset) -> tuple[int, int]:
+    """One post of an open community with comments, drawn by Hypothesis."""
+    return data.draw(st.sampled_from(readable_posts(dataset)), label="post")
+
+
+def as_stored(comments: list[FetchedComment]) -> dict[int, Any]:
+    """What the tests compare of each fetched comment, by id (see ``expected``)."""
+    return {c.comment_id: (c.parent_comment_id, c.deleted, c.text, c.likes) for c in comments}
+
+
 def expected(dataset: Dataset, key: tuple[int, int], include_replies: bool) -> dict[int, Any]:
     return {
         c.id: (c.thread_root, c.deleted, c.text, c.likes)
@@ -86,7 +96,7 @@ async def test_execute_and_single_calls_collect_the_same_comments(
     clean_server: EmulatorServer, redis_url: str, data: st.DataObject
 ) -> None:
     dataset = clean_server.dataset
-    key = data.draw(st.sampled_from(readable_posts(dataset)), label="post")
+    key = draw_post(data, dataset)
     include_replies = data.draw(st.booleans(), label="include_replies")
     redis = aioredis.Redis.from_url(redis_url)
     async with (
@@ -98,8 +108,7 @@ async def test_execute_and_single_calls_collect_the_same_comments(
     await redis.aclose()
     # answers are absorbed as they arrive: the order may differ, the comments may not
     assert sorted(via_execute, key=by_id) == sorted(via_single, key=by_id)
-    got = {c.comment_id: (c.parent_comment_id, c.deleted, c.text, c.likes) for c in via_execute}
-    assert got == expected(dataset, key, include_replies)
+    assert as_stored(via_execute) == expected(dataset, key, include_replies)
 
 
 @PROPERTY_SETTINGS
@@ -108,7 +117,7 @@ async def test_transient_faults_do_not_change_the_data(
     faulty_server: EmulatorServer, redis_url: str, data: st.DataObject
 ) -> None:
     dataset = faulty_server.dataset
-    key = data.draw(st.sampled_from(readable_posts(dataset)), label="post")
+    key = draw_post(data, dataset)
     use_execute = data.draw(st.booleans(), label="use_execute")
     limit = data.draw(st.integers(1, 40), label="limit")
     wanted = data.draw(
@@ -122,8 +131,7 @@ async def test_transient_faults_do_not_change_the_data(
         lookup = await client.groups_get_by_id(wanted)
     await redis.aclose()
 
-    got = {c.comment_id: (c.parent_comment_id, c.deleted, c.text, c.likes) for c in comments}
-    assert got == expected(dataset, key, True)
+    assert as_stored(comments) == expected(dataset, key, True)
     newest = sorted(dataset.posts(-key[0]), key=lambda p: p.date, reverse=True)[:limit]
     assert [p.id for p in posts] == [p.id for p in newest]
     assert sorted(g.id for g in lookup.groups) == sorted(i for i in wanted if i <= dataset.size)

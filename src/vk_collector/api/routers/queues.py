@@ -74,9 +74,14 @@ async def list_queues(queue: QueueDep, request_id: RequestId) -> Envelope[list[Q
     return envelope(out, request_id)
 
 
+QueueNamePath = Annotated[str, Path(max_length=100)]
+"""A queue's name in a path, at most 100 characters (unknown names: see ``_select``
+of :class:`~vk_collector.queue.control_handler.QueueControlHandler`)."""
+
+
 @router.post("/queues/{name}/pause", response_model=Envelope[QueueActionOut])
 async def pause_queue(
-    name: Annotated[str, Path(max_length=100)], queue: QueueDep, request_id: RequestId
+    name: QueueNamePath, queue: QueueDep, request_id: RequestId
 ) -> Envelope[QueueActionOut]:
     names = await queue.pause_queue(name)
     return envelope(QueueActionOut(queues=names, paused=True), request_id, f"{name} paused")
@@ -84,7 +89,7 @@ async def pause_queue(
 
 @router.post("/queues/{name}/resume", response_model=Envelope[QueueActionOut])
 async def resume_queue(
-    name: Annotated[str, Path(max_length=100)], queue: QueueDep, request_id: RequestId
+    name: QueueNamePath, queue: QueueDep, request_id: RequestId
 ) -> Envelope[QueueActionOut]:
     names = await queue.resume_queue(name)
     return envelope(QueueActionOut(queues=names, paused=False), request_id, f"{name} resumed")
