@@ -36,38 +36,56 @@ def deadline_protocol(timeout_s: float, body_idle_s: float) -> type[H11Protocol]
     may already be answering)."""
 
     class DeadlineH11Protocol(H11Protocol):
-        _deadline: asyncio.TimerHandle | None = None
+        # One timer per connection, re-armed lazily: arming a deadline only records
+        # when it falls (``_due``, loop time, None when disarmed); the timer, when it
+        # fires, compares and sleeps again until ``_due`` if that moved later.  A new
+        # ``TimerHandle`` per request and per body chunk (and the cancelled ones left in
+        # the loop's heap) cost the event loop CPU on every keep-alive request.
+        _timer: asyncio.TimerHandle | None = None
+        _due: float | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             self._arm(timeout_s)
 
         def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm()
+            self._due = None
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
-            if self.conn.their_state is h11.SEND_BODY:
+            state = self.conn.their_state
+            if state is h11.SEND_BODY:
                 self._arm(body_idle_s)  # a byte of the body arrived: the idle clock restarts
-            elif self.conn.their_state is h11.DONE:
-                self._disarm()
+            elif state is h11.DONE:
+                self._due = None
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
             self._arm(timeout_s)
 
         def _arm(self, delay_s: float) -> None:
-            self._disarm()
-            self._deadline = self.loop.call_later(delay_s, self._on_deadline)
+            due = self.loop.time() + delay_s
+            self._due = due
+            timer = self._timer
+            if timer is not None:
+                if timer.when() <= due:
+                    return  # it fires first and sleeps again until the new due time
+                timer.cancel()  # a nearer deadline (the body's idle timeout)
+            self._timer = self.loop.call_at(due, self._on_timer)
 
-        def _disarm(self) -> None:
-            if self._deadline is not None:
-                self._deadline.cancel()
-                self._deadline = None
-
-        def _on_deadline(self) -> None:
-            self._deadline = None
+        def _on_timer(self) -> None:
+            self._timer = None
+            due = self._due
+            if due is None:
+                return  # disarmed since: the next _arm starts a timer again
+            if due > self.loop.time():
+                self._timer = self.loop.call_at(due, self._on_timer)
+                return
+            self._due = None
             if self.conn.their_state is h11.DONE or self.transport.is_closing():
                 return  # the request arrived; its response may take as long as it needs
             if self.conn.their_state is h11.SEND_BODY and self.flow.read_paused:
