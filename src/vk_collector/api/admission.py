@@ -44,7 +44,8 @@ MULTIPART_SLACK = 64 * 1024
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _TRUSTED_FETCH_SITES = frozenset({"same-origin", "none"})
 _ADMITTED_HOSTS_KEPT = 64
-"""Raw ``Host`` values remembered as admitted (a bound: any port passes the check)."""
+"""Raw ``Host`` values remembered as admitted.  Bounded: values that differ only in the
+port all pass the check, so an unbounded set would grow with every port a client sends."""
 
 
 def body_too_large(limit: int, what: str) -> ApiError:
