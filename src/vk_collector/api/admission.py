@@ -18,6 +18,9 @@ through) checks, in this order, and answers with the error envelope:
 5. A body stays within its limit (``VKC_API_MAX_JSON_BYTES``, or the upload limit
    plus multipart overhead): a larger ``Content-Length`` is 413 at once, and a body
    that streams past it is cut off with 413 as its bytes arrive.
+
+A ``HEAD`` request it admits is answered like ``GET`` without the body
+(:func:`~vk_collector.api.middleware.head_as_get`): one ASGI layer, not two.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vk_collector.api.envelope import error_envelope
 from vk_collector.api.errors import ApiError
+from vk_collector.api.middleware import head_as_get
 from vk_collector.api.security import key_matches, unauthorized
 from vk_collector.settings import Settings
 
@@ -39,6 +43,9 @@ MULTIPART_SLACK = 64 * 1024
 """Bytes a multipart body may carry beyond the file: boundaries, part headers, fields."""
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _TRUSTED_FETCH_SITES = frozenset({"same-origin", "none"})
+_ADMITTED_HOSTS_KEPT = 64
+"""Raw ``Host`` values remembered as admitted.  Bounded: values that differ only in the
+port all pass the check, so an unbounded set would grow with every port a client sends."""
 
 
 def body_too_large(limit: int, what: str) -> ApiError:
@@ -76,6 +83,7 @@ class AdmissionMiddleware:
         self.hosts = hosts
         named_cors = (o.lower() for o in settings.api.cors_origins if o != "*")
         self.trusted_origins = frozenset([*settings.api.trusted_origins, *named_cors])
+        self._admitted_hosts: set[bytes] = set()  # raw Host values that passed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -87,7 +95,10 @@ class AdmissionMiddleware:
             await _send_error(scope, send, refusal)
             return
         if limit is None:
-            await self.app(scope, receive, send)
+            if scope["method"] == "HEAD":
+                await head_as_get(self.app, scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
             return
         guard = _BodyGuard(receive, limit, scope["path"] == UPLOAD_PATH)
 
@@ -113,14 +124,17 @@ class AdmissionMiddleware:
             for name, value in scope.get("headers", ()):
                 if name.lower() == b"host":
                     raw_host = value  # the last one, as the dict of _headers() keeps
-            host = _host_name(raw_host.decode("latin-1"))
-            if host not in self.hosts:
-                raise ApiError(
-                    400,
-                    "INVALID_HOST",
-                    f"this server does not answer for host {host[:100]!r}; "
-                    "add it to VKC_API_ALLOWED_HOSTS",
-                )
+            if raw_host not in self._admitted_hosts:
+                host = _host_name(raw_host.decode("latin-1"))
+                if host not in self.hosts:
+                    raise ApiError(
+                        400,
+                        "INVALID_HOST",
+                        f"this server does not answer for host {host[:100]!r}; "
+                        "add it to VKC_API_ALLOWED_HOSTS",
+                    )
+                if len(self._admitted_hosts) < _ADMITTED_HOSTS_KEPT:
+                    self._admitted_hosts.add(raw_host)
         if scope["method"] in _SAFE_METHODS:
             return None  # no dict of every header for the common case
         headers = _headers(scope)

@@ -25,7 +25,7 @@ from vk_collector.api.dashboard import mount_dashboard
 from vk_collector.api.envelope import ErrorEnvelope
 from vk_collector.api.errors import install_error_handlers
 from vk_collector.api.limits import Slots
-from vk_collector.api.middleware import HeadAsGetMiddleware, RequestContextMiddleware
+from vk_collector.api.middleware import RequestContextMiddleware
 from vk_collector.api.routers import (
     compat_groups,
     compat_tasks,
@@ -116,8 +116,7 @@ def create_app(
     app.state.export_slots = Slots("exports", settings.api.max_concurrent_exports)
     app.state.upload_slots = Slots("groups file parses", settings.api.max_concurrent_uploads)
     install_error_handlers(app)
-    app.add_middleware(HeadAsGetMiddleware)
-    app.add_middleware(AdmissionMiddleware, settings=settings)
+    app.add_middleware(AdmissionMiddleware, settings=settings)  # and HEAD as GET
     origins = list(settings.api.cors_origins)
     if origins:  # a web client on another origin (the original's ran on :5173)
         app.add_middleware(

@@ -33,8 +33,8 @@ from vk_collector.redaction import redact
 __all__ = [
     "CONTENT_SECURITY_POLICY",
     "REQUEST_ID_HEADER",
-    "HeadAsGetMiddleware",
     "RequestContextMiddleware",
+    "head_as_get",
 ]
 
 log = structlog.get_logger(__name__)
@@ -152,24 +152,17 @@ class _HeadAnsweredError(Exception):
     """Raised from ``send`` once a HEAD answer's headers are out: stops the app."""
 
 
-class HeadAsGetMiddleware:
-    """``HEAD`` on a ``GET`` route answers like ``GET``, without the body (HTTP
-    semantics; FastAPI routes list GET only).  The app is stopped once the headers are
-    sent, so a HEAD on an export does not build the export."""
+async def head_as_get(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer a ``HEAD`` request like ``GET``, without the body (HTTP semantics;
+    FastAPI routes list GET only).  The app is stopped once the headers are sent, so a
+    HEAD on an export does not build the export.  Called by the admission middleware
+    (one ASGI layer fewer on every other request than a middleware of its own)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    async def headers_only(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            await send(message)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            raise _HeadAnsweredError
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "HEAD":
-            await self.app(scope, receive, send)
-            return
-
-        async def headers_only(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                await send(message)
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-                raise _HeadAnsweredError
-
-        with contextlib.suppress(_HeadAnsweredError):
-            await self.app({**scope, "method": "GET"}, receive, headers_only)
+    with contextlib.suppress(_HeadAnsweredError):
+        await app({**scope, "method": "GET"}, receive, headers_only)
