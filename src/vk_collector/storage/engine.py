@@ -255,7 +255,10 @@ class Database:
             self._reader_slots = asyncio.Semaphore(READER_THREADS)
         slots = self._reader_slots
         try:
-            await asyncio.wait_for(slots.acquire(), self._pool_timeout_s)
+            if slots.locked():  # wait_for costs a task: only when there is a wait
+                await asyncio.wait_for(slots.acquire(), self._pool_timeout_s)
+            else:
+                await slots.acquire()
         except TimeoutError:
             raise sa_exc.TimeoutError(
                 f"every database reader thread stayed busy for {self._pool_timeout_s:g} s"
