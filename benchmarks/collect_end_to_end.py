@@ -68,11 +68,10 @@ from vk_collector.settings import (
     Settings,
     VkSettings,
 )
-from vk_collector.storage import Database, PostData, TaskRecord, migrate
+from vk_collector.storage import CommentData, Database, PostData, TaskRecord, migrate
 from vk_collector.vk.client import VkClient
 from vk_collector.vk.errors import VkObjectError
-from vk_collector.vk.models import CommentsPage, WallPage
-from vk_collector.workers.community_collection import comment_data
+from vk_collector.vk.models import Comment, CommentsPage, WallPage
 from vk_emulator.config import EmulatorConfig
 from vk_emulator.dataset import Dataset
 from vk_emulator.server import EmulatorServer
@@ -174,6 +173,24 @@ class EmulatorProcess:
 
 def recent_posts(dataset: Dataset, group_id: int, limit: int) -> list[Any]:
     return sorted(dataset.posts(group_id), key=lambda p: (p.date, p.id), reverse=True)[:limit]
+
+
+def comment_data(comment: Comment, owner_id: int, post_id: int) -> CommentData:
+    """The original loop's row: a top-level comment as the repositories store it."""
+    return CommentData(
+        owner_id=owner_id,
+        comment_id=comment.id,
+        post_id=post_id,
+        date=comment.date,
+        from_id=comment.from_id,
+        text=comment.text,
+        likes=comment.likes.count if comment.likes else 0,
+        deleted=bool(comment.deleted),
+        parent_comment_id=comment.parent_id,
+        reply_to_comment=comment.reply_to_comment,
+        author_id=comment.from_id,
+        author_name=comment.author_name,
+    )
 
 
 @dataclass

@@ -30,7 +30,7 @@ import structlog
 
 from vk_collector.errors import VkApiError
 from vk_collector.vk.client import VkClient
-from vk_collector.vk.comment_pages import PageData, decode_execute, decode_single
+from vk_collector.vk.comment_pages import PageData, PageItem, decode_execute, decode_single
 from vk_collector.vk.errors import VkBatchError, VkObjectError
 from vk_collector.vk.execute import MAX_CALLS, ApiCall, CallResult, bounded_gather, comments_call
 
@@ -73,6 +73,26 @@ class FetchedComment:
     reply_to_comment: int | None
     author_id: int | None
     author_name: str | None
+
+
+def _fetched(
+    post: PostKey, item: PageItem, parent: int | None, names: dict[int, str]
+) -> FetchedComment:
+    """A page item as stored: ``parent`` is its thread's top comment (None at top level)."""
+    return FetchedComment(
+        owner_id=post[0],
+        comment_id=item.id,
+        post_id=post[1],
+        date=item.date,
+        from_id=item.from_id,
+        text=item.text,
+        likes=item.likes.count if item.likes else 0,
+        deleted=item.deleted,
+        parent_comment_id=parent,
+        reply_to_comment=item.reply_to_comment,
+        author_id=item.from_id,
+        author_name=names.get(item.from_id),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +193,6 @@ class PageWalker:
     def _rows(self, post: PostKey, parent: int, page: PageData, rows: list[FetchedComment]) -> None:
         for offset in range(PAGE_SIZE, page.level_count, PAGE_SIZE):
             self.plan(post, parent, offset)
-        owner_id, post_id = post
         seen = self._seen.setdefault(post, set())
         names = page.author_names()
         replies = self.include_replies and not parent
@@ -181,22 +200,7 @@ class PageWalker:
             if item.id in seen:
                 continue
             seen.add(item.id)
-            rows.append(
-                FetchedComment(
-                    owner_id=owner_id,
-                    comment_id=item.id,
-                    post_id=post_id,
-                    date=item.date,
-                    from_id=item.from_id,
-                    text=item.text,
-                    likes=item.likes.count if item.likes else 0,
-                    deleted=item.deleted,
-                    parent_comment_id=parent or None,
-                    reply_to_comment=item.reply_to_comment,
-                    author_id=item.from_id,
-                    author_name=names.get(item.from_id),
-                )
-            )
+            rows.append(_fetched(post, item, parent or None, names))
             thread = item.thread
             if not replies or thread is None or not thread.count:
                 continue
@@ -204,22 +208,7 @@ class PageWalker:
                 if reply.id in seen:
                     continue
                 seen.add(reply.id)
-                rows.append(
-                    FetchedComment(
-                        owner_id=owner_id,
-                        comment_id=reply.id,
-                        post_id=post_id,
-                        date=reply.date,
-                        from_id=reply.from_id,
-                        text=reply.text,
-                        likes=reply.likes.count if reply.likes else 0,
-                        deleted=reply.deleted,
-                        parent_comment_id=item.id,
-                        reply_to_comment=reply.reply_to_comment,
-                        author_id=reply.from_id,
-                        author_name=names.get(reply.from_id),
-                    )
-                )
+                rows.append(_fetched(post, reply, item.id, names))
             if len(thread.items) < thread.count:
                 for offset in range(0, thread.count, PAGE_SIZE):
                     self.plan(post, item.id, offset)

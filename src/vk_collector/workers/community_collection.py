@@ -28,16 +28,16 @@ import contextlib
 import structlog
 
 from vk_collector.queue.jobs import GroupError, VkCollectGroup
-from vk_collector.storage import CommentData, Database, PostData, TaskGroupState
+from vk_collector.storage import Database, PostData, TaskGroupState
 from vk_collector.tasks import TaskService
 from vk_collector.vk.client import VkClient
 from vk_collector.vk.collect import fetch_recent_posts, stream_comments
 from vk_collector.vk.errors import VkObjectError
-from vk_collector.vk.models import Comment, Post
+from vk_collector.vk.models import Post
 from vk_collector.workers.collect_progress import task_progress, task_totals
 from vk_collector.workers.progress import ProgressReporter
 
-__all__ = ["CommunityCollector", "CommunityRun", "comment_data", "matches_filter"]
+__all__ = ["CommunityCollector", "CommunityRun", "matches_filter"]
 
 log = structlog.get_logger(__name__)
 
@@ -48,24 +48,6 @@ def matches_filter(text: str, words: list[str]) -> bool:
         return True
     folded = text.casefold()
     return any(word.casefold() in folded for word in words)
-
-
-def comment_data(comment: Comment, owner_id: int, post_id: int) -> CommentData:
-    """A fetched comment as stored; replies keep their thread's top comment id."""
-    return CommentData(
-        owner_id=owner_id,
-        comment_id=comment.id,
-        post_id=post_id,
-        date=comment.date,
-        from_id=comment.from_id,
-        text=comment.text,
-        likes=comment.likes.count if comment.likes else 0,
-        deleted=bool(comment.deleted),
-        parent_comment_id=comment.parent_id,
-        reply_to_comment=comment.reply_to_comment,
-        author_id=comment.from_id,
-        author_name=comment.author_name,
-    )
 
 
 class CommunityRun:
