@@ -227,11 +227,14 @@ class VkClient:
                 retry_after_s=wait,
             )
         while True:
-            current = override or await self._pool.pick_ready(
-                methods, self._limiter, self.settings, exclude=refused
-            )
+            if override is not None:
+                current, slot_wait = override, None
+            else:
+                current, slot_wait = await self._pool.pick_ready(
+                    methods, self._limiter, self.settings, exclude=refused
+                )
             try:
-                return await self._send(method, form, current, decode), current
+                return await self._send(method, form, current, decode, slot_wait), current
             except VkApiError as exc:
                 if exc.error_code == QUOTA_CODE:
                     await self._pool.cool_down(current, method)
@@ -255,8 +258,15 @@ class VkClient:
                 log.warning("vk.token_refused", method=method, code=exc.error_code)
 
     async def _send(
-        self, method: str, form: dict[str, str], token: Token, decode: Decoder | None = None
+        self,
+        method: str,
+        form: dict[str, str],
+        token: Token,
+        decode: Decoder | None = None,
+        slot_wait: float | None = None,
     ) -> dict[str, Any]:
+        """``slot_wait`` set: the first attempt goes out on the slot the token pool took
+        (after that wait); unset, and for every retry, a slot is acquired first."""
         seen: dict[int, int] = {}
         rps = (
             self.settings.rps_community
@@ -280,7 +290,10 @@ class VkClient:
         )
         async for attempt in retrying:
             with attempt:
-                metrics.record_rate_limit_wait(await self._limiter.acquire(token.key, rps))
+                if slot_wait is None:
+                    slot_wait = await self._limiter.acquire(token.key, rps)
+                metrics.record_rate_limit_wait(slot_wait)
+                slot_wait = None  # a retry takes a slot of its own
                 try:
                     envelope = await self._post(method, form, token, decode)
                 except VkApiError:

@@ -15,28 +15,21 @@ hash tag keeps both in one Redis Cluster slot.  :meth:`RateLimiter.acquire` runs
 script, sleeps the wait it returns and runs it again until a slot is granted; a denied
 attempt takes nothing.
 
-Held slots: the token pool (:meth:`~vk_collector.vk.tokens.TokenPool.pick_ready`) takes
-a slot with :meth:`RateLimiter.try_acquire` while it looks for a token with capacity
-now, and :meth:`RateLimiter.hold` records it; the next :meth:`RateLimiter.acquire` for
-that token in this process uses the held slot instead of taking another.  A held slot
-not used within :data:`HOLD_S` is dropped (a request sent later than its slot could
-come closer than the interval to the next one).
+The token pool (:meth:`~vk_collector.vk.tokens.TokenPool.pick_ready`) takes a slot
+with :meth:`RateLimiter.try_acquire` while it looks for a token with capacity now; the
+request it picked the token for is sent on that slot, and only its retries call
+:meth:`RateLimiter.acquire`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-import time
-from collections import defaultdict, deque
 from typing import Any
 
 import redis.asyncio as aioredis
 
-__all__ = ["GCRA_SCRIPT", "HOLD_S", "RateLimiter"]
-
-HOLD_S = 0.02
-"""How long a slot taken by the token pool stays usable, in seconds."""
+__all__ = ["GCRA_SCRIPT", "RateLimiter"]
 
 GCRA_SCRIPT = """
 local t = redis.call('TIME')
@@ -89,7 +82,6 @@ class RateLimiter:
         self._penalty_s = penalty_s
         self._gcra: Any = redis.register_script(GCRA_SCRIPT)
         self._penalty: Any = redis.register_script(_PENALTY_SCRIPT)
-        self._held: defaultdict[str, deque[float]] = defaultdict(deque)
 
     def _keys(self, key: str) -> list[str]:
         return [f"{self._prefix}:{{{key}}}:tat", f"{self._prefix}:{{{key}}}:slow"]
@@ -102,26 +94,8 @@ class RateLimiter:
         waited = await self._gcra(keys=self._keys(key), args=[self.interval_us(rps), self._burst])
         return int(waited) / 1_000_000
 
-    def hold(self, key: str) -> None:
-        """Record a slot just taken for ``key`` with :meth:`try_acquire`, for the next
-        :meth:`acquire` of ``key`` in this process."""
-        self._held[key].append(time.monotonic())
-
-    def _take_held(self, key: str) -> bool:
-        held = self._held.get(key)
-        now = time.monotonic()
-        while held:
-            taken = held.popleft()
-            if now - taken <= HOLD_S:
-                return True
-        self._held.pop(key, None)
-        return False
-
     async def acquire(self, key: str, rps: float) -> float:
-        """Wait for and take one slot (or use one held for ``key``); returns the
-        seconds spent waiting."""
-        if self._take_held(key):
-            return 0.0
+        """Wait for and take one slot; returns the seconds spent waiting."""
         total = 0.0
         while True:
             wait = await self.try_acquire(key, rps)

@@ -140,9 +140,10 @@ class TokenPool:
         settings: VkSettings,
         *,
         exclude: Collection[str] = (),
-    ) -> Token:
+    ) -> tuple[Token, float]:
         """A usable token for a request calling ``methods``, with one rate-limiter slot
-        taken for it (held in ``limiter``: the request's own ``acquire`` uses it).
+        already taken for it (send the request on it: no ``acquire``), and the seconds
+        spent waiting for one.
 
         Tries the usable tokens' limiters (``settings.rps_user`` or ``rps_community``
         per token) without waiting, from a rotating offset (community tokens last for
@@ -150,6 +151,7 @@ class TokenPool:
         Raises ``VkApiError`` (``VK_NO_TOKENS``) for an empty pool and
         :class:`VkQuotaError` when every candidate is cooling down for one of
         ``methods``."""
+        waited = 0.0
         while True:
             rotated, shortest_cooldown = await self._usable(methods, exclude)
             if not rotated:
@@ -163,9 +165,9 @@ class TokenPool:
                 )
                 wait = await limiter.try_acquire(token.key, rps)
                 if wait <= 0:
-                    limiter.hold(token.key)
-                    return token
+                    return token, waited
                 shortest = min(shortest, wait)
+            waited += shortest
             await asyncio.sleep(shortest)
 
     async def _usable(
