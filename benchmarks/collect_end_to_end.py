@@ -186,10 +186,10 @@ def comment_data(comment: Comment, owner_id: int, post_id: int) -> CommentData:
         text=comment.text,
         likes=comment.likes.count if comment.likes else 0,
         deleted=bool(comment.deleted),
-        parent_comment_id=comment.parent_id,
+        parent_comment_id=None,  # the loop reads the top level only
         reply_to_comment=comment.reply_to_comment,
         author_id=comment.from_id,
-        author_name=comment.author_name,
+        author_name=None,  # asked without extended=1, VK names no author
     )
 
 

@@ -111,11 +111,6 @@ class Comment(_VkModel):
     deleted: bool = False
     attachments: list[dict[str, Any]] = Field(default_factory=list)
     thread: CommentThread | None = None
-    parent_id: int | None = None
-    """Top-level comment this reply belongs to (set by the collector); None at top level."""
-    author_name: str | None = None
-    """"First Last" of a user author, a community author's name (set by the collector
-    from the page's ``profiles``/``groups``); None when VK did not name the author."""
 
     @property
     def thread_count(self) -> int:
