@@ -137,14 +137,35 @@ class Engine:
             self.stats.request(token, method, self._clock(), self._wall_clock())
             return self._error(error, method, params)
 
-    def handle(self, method: str, params: list[tuple[str, str]], token: str | None) -> Reply:
-        """Answer one API request; ``token`` comes from the parameters or the header."""
-        with self._lock:
-            return self._handle(method, params, token)
+    def stamp(self) -> tuple[float, float]:
+        """The engine's clocks now: ``(monotonic, wall)``, an arrival time for :meth:`handle`."""
+        return self._clock(), self._wall_clock()
 
-    def _handle(self, method: str, params: list[tuple[str, str]], token: str | None) -> Reply:
-        now = self._clock()
-        self.stats.request(token, method, now, self._wall_clock())
+    def handle(
+        self,
+        method: str,
+        params: list[tuple[str, str]],
+        token: str | None,
+        arrived: tuple[float, float] | None = None,
+    ) -> Reply:
+        """Answer one API request; ``token`` comes from the parameters or the header.
+
+        ``arrived`` (from :meth:`stamp`) is when the request reached the server: rate
+        windows and stats count it then, as VK does, however late the answer is built.
+        Requests must be handled in the order of their stamps.  Default: now.
+        """
+        with self._lock:
+            return self._handle(method, params, token, arrived or self.stamp())
+
+    def _handle(
+        self,
+        method: str,
+        params: list[tuple[str, str]],
+        token: str | None,
+        arrived: tuple[float, float],
+    ) -> Reply:
+        now, wall = arrived
+        self.stats.request(token, method, now, wall)
         args = Params(params)
         try:
             spec, kind, version = self._admit(method, args, token, now)

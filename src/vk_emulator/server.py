@@ -90,6 +90,7 @@ class EmulatorServer:
 
     def stop(self) -> None:
         self._http.stop()
+        self.app.state.builder.shutdown(wait=False)
 
     def serve_forever(self) -> None:
         """Block until the server stops; Ctrl-C raises ``KeyboardInterrupt`` here."""
