@@ -28,6 +28,7 @@ __all__ = [
     "encode_param",
     "encode_params",
     "split_results",
+    "wall_call",
 ]
 
 MAX_CALLS = 25
@@ -153,6 +154,29 @@ def comments_call(
         "fields": list(fields) if fields else None,
     }
     return ApiCall("wall.getComments", {k: v for k, v in params.items() if v is not None})
+
+
+def wall_call(
+    owner_id: int | None,
+    offset: int = 0,
+    count: int = 100,
+    *,
+    domain: str | None = None,
+    filter: str = "all",
+    extended: bool = False,
+    fields: Sequence[str] | None = None,
+) -> ApiCall:
+    """A ``wall.get`` call; ``count`` is clamped to VK's 1..100."""
+    params: dict[str, Any] = {
+        "owner_id": owner_id,
+        "domain": domain,
+        "offset": offset,
+        "count": max(1, min(100, count)),
+        "filter": filter,
+        "extended": 1 if extended else None,
+        "fields": list(fields) if fields else None,
+    }
+    return ApiCall("wall.get", {k: v for k, v in params.items() if v is not None})
 
 
 async def bounded_gather(jobs: Sequence[Awaitable[T]], semaphore: asyncio.Semaphore) -> list[T]:
