@@ -151,6 +151,11 @@ class VkClient:
             return parse_token(token).key not in self._no_execute
         return any(t.key not in self._no_execute for t in self._pool.tokens)
 
+    @property
+    def execute_refused(self) -> frozenset[str]:
+        """Keys of the tokens VK refused ``execute`` for (error 28)."""
+        return frozenset(self._no_execute)
+
     async def execute(
         self,
         calls: Sequence[ApiCall],

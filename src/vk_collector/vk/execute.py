@@ -27,6 +27,7 @@ __all__ = [
     "comments_call",
     "encode_param",
     "encode_params",
+    "failed_result",
     "split_results",
     "wall_call",
 ]
@@ -108,19 +109,24 @@ def split_results(
     results: list[CallResult] = []
     for call, value in zip(calls, response, strict=True):
         if value is False:
-            entry = next(errors, None)
-            if entry is None:
-                error = VkApiError(
-                    f"VK {call.method} failed inside execute without an execute_errors entry",
-                    method=call.method,
-                    severity=ErrorSeverity.UNKNOWN,
-                )
-            else:
-                error = api_error({**entry, "method": entry.get("method") or call.method}, "")
-            results.append(CallResult(call, error=error))
+            results.append(failed_result(call, next(errors, None)))
         else:
             results.append(CallResult(call, value=value))
     return results
+
+
+def failed_result(call: ApiCall, entry: Mapping[str, Any] | None) -> CallResult:
+    """A call VK answered ``false`` for inside ``execute``, with its ``execute_errors``
+    entry (None when VK gave none: an error of unknown severity)."""
+    if entry is None:
+        error = VkApiError(
+            f"VK {call.method} failed inside execute without an execute_errors entry",
+            method=call.method,
+            severity=ErrorSeverity.UNKNOWN,
+        )
+    else:
+        error = api_error({**entry, "method": entry.get("method") or call.method}, "")
+    return CallResult(call, error=error)
 
 
 def comments_call(
