@@ -106,6 +106,11 @@ class PageBatcher:
         self._senders: set[asyncio.Task[None]] = set()
         self._closed = False
 
+    @property
+    def senders(self) -> int:
+        """Sender tasks running now (0 once no flow is open and nothing is queued)."""
+        return len(self._senders)
+
     # -- the users' side -----------------------------------------------------------------
 
     def open_flow(self, walker: PageWalker, max_backlog: int) -> CommentFlow:
