@@ -1,13 +1,21 @@
 """The async VK API client: one ``httpx.AsyncClient``, a Redis rate limiter per token,
-classified errors, bounded retries, token rotation on quota, and ``execute`` batching.
+classified errors, bounded retries and token rotation on quota.
 
 Every request is a POST with a form body carrying ``access_token`` and ``v``; the URL never
-holds a secret.  A request goes: pick a token (round-robin, skipping tokens cooling down
-after error 29) -> wait for the token's rate limiter -> POST -> classify.  Transient
-failures are retried on the same token up to ``max_retries`` times with exponential backoff
-and jitter (:func:`vk_collector.retries.set_instant_retries` makes the waits instant);
-error 6 also slows the token down for everyone; error 29 cools the token down for that
-method and moves to the next token; 27 teaches the pool that the token is a community one.
+holds a secret.  A request goes: take a slot (:meth:`VkClient.take_slot`: the pool's
+token whose rate limiter grants now, skipping tokens cooling down after error 29, or the
+job's own token and its limiter) -> POST -> classify.  A caller may take the slot first
+and pass it to :meth:`VkClient.request` (the execute batcher,
+:mod:`vk_collector.vk.page_batcher`, picks its calls only once the slot is granted).
+Transient failures are retried on the same token up to ``max_retries`` times with
+exponential backoff and jitter, each retry on a slot of its own
+(:func:`vk_collector.retries.set_instant_retries` makes the waits instant); error 6 also
+slows the token down for everyone; error 29 cools the token down for that method and
+moves to the next token; 27 teaches the pool that the token is a community one.
+
+Lists of calls go through ``execute`` with :meth:`VkClient.execute`
+(:mod:`vk_collector.vk.execute_requests`); the collector's pages share the batchers
+the client holds in :attr:`VkClient.batchers` and closes in :meth:`VkClient.aclose`.
 """
 
 from __future__ import annotations
@@ -64,7 +72,8 @@ class VkClient:
     """``VkClient(settings, redis=...)``; use as ``async with`` or call :meth:`aclose`.
 
     ``transport`` replaces httpx's network transport (tests); ``concurrency`` bounds how many
-    ``execute`` chunks are in flight at once (the limiter still spaces them per token);
+    ``execute`` chunks one :meth:`execute` call has in flight at once, and each batcher
+    runs ``concurrency`` senders per token (the limiter still spaces them per token);
     ``limiter`` replaces the default :class:`RateLimiter` (its margin and error-6 penalty).
     """
 
