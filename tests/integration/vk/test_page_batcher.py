@@ -5,7 +5,8 @@
 - A community's ``wall.get`` rides in an ``execute`` with comment pages.
 - A whole-request failure reaches every stream with pages in it.
 - Closing one stream leaves the other's data complete; the senders stop once no
-  stream is open.
+  stream is open, and once a cancelled call was their only work.
+- Closing the client ends a stream still open with an error.
 """
 
 from __future__ import annotations
@@ -197,3 +198,37 @@ async def test_closing_one_stream_leaves_the_other_complete(
     assert {(b.owner_id, b.post_id) for b in kept if b.done} == set(kept_posts)
     batcher = batcher_for(client)
     await eventually(lambda: batcher.senders == 0, within=5)
+
+
+async def test_a_cancelled_call_leaves_no_sender_behind(
+    emulator: EmulatorServer, make_client: type[VkClient]
+) -> None:
+    client = make_client(rps=2)  # the second grant is 0.57 s away
+    batcher = batcher_for(client)
+    assert len(await fetch_recent_posts(client, -1, 1)) == 1  # takes the first slot
+
+    waiting = asyncio.create_task(fetch_recent_posts(client, -2, 1))
+    await eventually(lambda: batcher.senders > 0, within=5)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+
+    await eventually(lambda: batcher.senders == 0, within=5)
+    assert len(await fetch_recent_posts(client, -3, 1)) == 1  # the batcher still serves
+
+
+async def test_closing_the_client_ends_an_open_stream(
+    emulator: EmulatorServer, make_client: type[VkClient]
+) -> None:
+    client = make_client(rps=2)
+    batcher = batcher_for(client)
+    stream = stream_comments(client, posts_of(emulator.dataset, 1))
+    async with contextlib.aclosing(stream):
+        first = await anext(stream)
+        assert first
+        assert batcher.senders > 0
+        await client.aclose()
+        with pytest.raises(RuntimeError, match="closed"):
+            async for _ in stream:
+                pass
+    assert batcher.senders == 0
