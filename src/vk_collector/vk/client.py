@@ -1,13 +1,21 @@
 """The async VK API client: one ``httpx.AsyncClient``, a Redis rate limiter per token,
-classified errors, bounded retries, token rotation on quota, and ``execute`` batching.
+classified errors, bounded retries and token rotation on quota.
 
 Every request is a POST with a form body carrying ``access_token`` and ``v``; the URL never
-holds a secret.  A request goes: pick a token (round-robin, skipping tokens cooling down
-after error 29) -> wait for the token's rate limiter -> POST -> classify.  Transient
-failures are retried on the same token up to ``max_retries`` times with exponential backoff
-and jitter (:func:`vk_collector.retries.set_instant_retries` makes the waits instant);
-error 6 also slows the token down for everyone; error 29 cools the token down for that
-method and moves to the next token; 27 teaches the pool that the token is a community one.
+holds a secret.  A request goes: take a slot (:meth:`VkClient.take_slot`: the pool's
+token whose rate limiter grants now, skipping tokens cooling down after error 29, or the
+job's own token and its limiter) -> POST -> classify.  A caller may take the slot first
+and pass it to :meth:`VkClient.request` (the execute batcher,
+:mod:`vk_collector.vk.page_batcher`, picks its calls only once the slot is granted).
+Transient failures are retried on the same token up to ``max_retries`` times with
+exponential backoff and jitter, each retry on a slot of its own
+(:func:`vk_collector.retries.set_instant_retries` makes the waits instant); error 6 also
+slows the token down for everyone; error 29 cools the token down for that method and
+moves to the next token; 27 teaches the pool that the token is a community one.
+
+Lists of calls go through ``execute`` with :meth:`VkClient.execute`
+(:mod:`vk_collector.vk.execute_requests`); the collector's pages share the batchers
+the client holds in :attr:`VkClient.batchers` and closes in :meth:`VkClient.aclose`.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Collection, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 import httpx
 import redis.asyncio as aioredis
@@ -28,10 +36,8 @@ from vk_collector.settings import VkSettings
 from vk_collector.vk.errors import (
     QUOTA_CODE,
     TOO_MANY_RPS,
-    VkObjectError,
     VkQuotaError,
     api_error,
-    backoff_delay,
     escalate,
     retry_wait,
     transport_error,
@@ -40,17 +46,12 @@ from vk_collector.vk.execute import (
     MAX_CALLS,
     ApiCall,
     CallResult,
-    bounded_gather,
-    build_code,
     encode_params,
-    split_results,
+    wall_call,
 )
-from vk_collector.vk.models import (
-    Group,
-    GroupsLookup,
-    WallPage,
-    match_group,
-)
+from vk_collector.vk.execute_requests import execute_calls
+from vk_collector.vk.group_lookup import GROUP_FIELDS, GROUPS_BATCH, lookup_groups
+from vk_collector.vk.models import GroupsLookup, WallPage
 from vk_collector.vk.ratelimit import RateLimiter
 from vk_collector.vk.tokens import Token, TokenKind, TokenPool, parse_token
 
@@ -62,15 +63,17 @@ Decoder = Callable[[bytes], dict[str, Any]]
 """Parses a response body into the envelope (``response``/``error``/...) in one pass;
 raises ``ValueError`` (pydantic's ``ValidationError`` is one) on a malformed body."""
 
-GROUPS_BATCH = 500
-GROUP_FIELDS = ("members_count", "description", "screen_name", "is_closed", "type")
+
+class Closable(Protocol):
+    async def aclose(self) -> None: ...
 
 
 class VkClient:
     """``VkClient(settings, redis=...)``; use as ``async with`` or call :meth:`aclose`.
 
     ``transport`` replaces httpx's network transport (tests); ``concurrency`` bounds how many
-    ``execute`` chunks are in flight at once (the limiter still spaces them per token);
+    ``execute`` chunks one :meth:`execute` call has in flight at once, and each batcher
+    runs ``concurrency`` senders per token (the limiter still spaces them per token);
     ``limiter`` replaces the default :class:`RateLimiter` (its margin and error-6 penalty).
     """
 
@@ -97,6 +100,9 @@ class VkClient:
         self._semaphore = asyncio.Semaphore(self.concurrency)
         self._no_execute: set[str] = set()
         self._wait = retry_wait(settings.backoff_base_s, settings.backoff_max_s)
+        self.batchers: dict[str | None, Closable] = {}
+        """Process-wide request batchers by token override (None: the pool), created by
+        :func:`vk_collector.vk.page_batcher.batcher_for`, closed by :meth:`aclose`."""
 
     @property
     def pool(self) -> TokenPool:
@@ -105,6 +111,11 @@ class VkClient:
     @property
     def limiter(self) -> RateLimiter:
         return self._limiter
+
+    @property
+    def semaphore(self) -> asyncio.Semaphore:
+        """Bounds the requests one batch of calls has in flight (``concurrency``)."""
+        return self._semaphore
 
     async def __aenter__(self) -> Self:
         return self
@@ -118,7 +129,13 @@ class VkClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        """Stop the batchers (their requests in flight are cancelled), then close HTTP."""
+        batchers, self.batchers = list(self.batchers.values()), {}
+        try:
+            for batcher in batchers:
+                await batcher.aclose()
+        finally:
+            await self._http.aclose()
 
     # -- low level -----------------------------------------------------------------------
 
@@ -132,7 +149,7 @@ class VkClient:
     ) -> Any:
         """One API method; returns ``response`` or raises a classified ``VkApiError``.
         ``decode`` parses the body instead of ``json.loads`` (typed ``response``)."""
-        envelope, _ = await self._request(
+        envelope, _ = await self.request(
             method, params or {}, token=token, methods=(method,), decode=decode
         )
         return envelope.get("response")
@@ -143,6 +160,11 @@ class VkClient:
             return parse_token(token).key not in self._no_execute
         return any(t.key not in self._no_execute for t in self._pool.tokens)
 
+    @property
+    def execute_refused(self) -> frozenset[str]:
+        """Keys of the tokens VK refused ``execute`` for (error 28)."""
+        return frozenset(self._no_execute)
+
     async def execute(
         self,
         calls: Sequence[ApiCall],
@@ -152,63 +174,45 @@ class VkClient:
         decode: Decoder | None = None,
     ) -> list[CallResult]:
         """Run ``calls`` through ``execute``, ``chunk_size`` (≤ 25) per request, up to
-        ``concurrency`` requests at once.  ``decode`` parses each answer's body in one
-        pass (the calls' values then are what it builds, ``False`` for a failed call).
+        ``concurrency`` requests at once; one result per call, in order
+        (:func:`vk_collector.vk.execute_requests.execute_calls`: retries, quota).
+        ``decode`` parses each answer's body in one pass."""
+        return await execute_calls(self, calls, token=token, chunk_size=chunk_size, decode=decode)
 
-        Calls that fail transiently inside ``execute`` are sent again (bounded by
-        ``max_retries``); a call that hits the daily quota (29) is retried on the next token.
-        Other failures come back as that call's ``error``.  Whole-request failures raise.
-        """
-        results: list[CallResult | None] = [None] * len(calls)
-        pending = list(range(len(calls)))
-        for attempt in range(self.settings.max_retries + 1):
-            size = max(1, min(MAX_CALLS, chunk_size))
-            chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
-            outcomes = await bounded_gather(
-                [self._execute_chunk([calls[i] for i in chunk], token, decode) for chunk in chunks],
-                self._semaphore,
-            )
-            again: list[int] = []
-            worst_code = 0
-            for chunk, (used, chunk_results) in zip(chunks, outcomes, strict=True):
-                for index, result in zip(chunk, chunk_results, strict=True):
-                    results[index] = result
-                    error = result.error
-                    if error is None or attempt == self.settings.max_retries:
-                        continue
-                    if error.error_code == QUOTA_CODE and used is not None and token is None:
-                        await self._pool.cool_down(used, error.method or result.call.method)
-                        again.append(index)
-                    elif error.severity is ErrorSeverity.TRANSIENT:
-                        again.append(index)
-                        worst_code = max(worst_code, error.error_code)
-            if not again:
-                break
-            log.info("vk.execute_retry", calls=len(again), attempt=attempt + 1)
-            pending = again
-            delay = backoff_delay(
-                attempt + 1, self.settings.backoff_base_s, self.settings.backoff_max_s, worst_code
-            )
-            await asyncio.sleep(delay)
-        return [result for result in results if result is not None]
+    def rps_of(self, token: Token) -> float:
+        """Requests/s the token may send: ``rps_community`` or ``rps_user`` by its kind."""
+        if self._pool.kind_of(token) is TokenKind.COMMUNITY:
+            return self.settings.rps_community
+        return self.settings.rps_user
 
-    async def _execute_chunk(
-        self, calls: list[ApiCall], token: str | None, decode: Decoder | None = None
-    ) -> tuple[Token | None, list[CallResult]]:
-        methods = {"execute", *(call.method for call in calls)}
-        try:
-            envelope, used = await self._request(
-                "execute",
-                {"code": build_code(calls)},
-                token=token,
-                methods=methods,
-                decode=decode,
-            )
-        except VkQuotaError as exc:
-            return None, [CallResult(call, error=exc) for call in calls]
-        return used, split_results(calls, envelope.get("response"), envelope.get("execute_errors"))
+    async def take_slot(
+        self, methods: Collection[str], token: str | None = None, *, exclude: Collection[str] = ()
+    ) -> tuple[Token, float]:
+        """A token with one rate-limiter slot taken for a request calling ``methods``, and
+        the seconds waited for it; send on it at once (:meth:`request` with ``slot``).
 
-    async def _request(
+        ``token`` (a job's own) waits for its own limiter and raises
+        :class:`VkQuotaError` while it cools down for one of ``methods``; otherwise the
+        pool's token with capacity first (:meth:`TokenPool.pick_ready`), skipping the
+        keys in ``exclude``."""
+        if token is None:
+            return await self._pool.pick_ready(
+                methods, self._limiter, self.settings, exclude=exclude
+            )
+        override = parse_token(token)
+        await self._check_cooldown(override, methods)
+        return override, await self._limiter.acquire(override.key, self.rps_of(override))
+
+    async def _check_cooldown(self, override: Token, methods: Collection[str]) -> None:
+        if wait := await self._pool.cooldown_s(override, methods):
+            raise VkQuotaError(
+                "the job's VK token is cooling down after error 29 for "
+                + ", ".join(sorted(methods)),
+                method=",".join(sorted(methods)),
+                retry_after_s=wait,
+            )
+
+    async def request(
         self,
         method: str,
         params: Mapping[str, Any],
@@ -216,18 +220,22 @@ class VkClient:
         token: str | None,
         methods: Collection[str],
         decode: Decoder | None = None,
+        slot: tuple[Token, float] | None = None,
     ) -> tuple[dict[str, Any], Token]:
+        """One request, retried per the module doc; the envelope and the token used.
+
+        ``slot`` (from :meth:`take_slot`) sends the first attempt on that token and slot;
+        a request that must move to another token (29, 27, 28 with the pool) takes a
+        new one."""
         override = parse_token(token) if token is not None else None
         form = encode_params(params)
         refused: set[str] = set(self._no_execute) if method == "execute" else set()
-        if override is not None and (wait := await self._pool.cooldown_s(override, methods)):
-            raise VkQuotaError(
-                f"the job's VK token is cooling down after error 29 for {method}",
-                method=method,
-                retry_after_s=wait,
-            )
+        if override is not None and slot is None:
+            await self._check_cooldown(override, methods)
         while True:
-            if override is not None:
+            if slot is not None:
+                (current, slot_wait), slot = slot, None
+            elif override is not None:
                 current, slot_wait = override, None
             else:
                 current, slot_wait = await self._pool.pick_ready(
@@ -268,11 +276,7 @@ class VkClient:
         """``slot_wait`` set: the first attempt goes out on the slot the token pool took
         (after that wait); unset, and for every retry, a slot is acquired first."""
         seen: dict[int, int] = {}
-        rps = (
-            self.settings.rps_community
-            if self._pool.kind_of(token) is TokenKind.COMMUNITY
-            else self.settings.rps_user
-        )
+        rps = self.rps_of(token)
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.settings.max_retries + 1),
             wait=self._wait,
@@ -344,63 +348,9 @@ class VkClient:
         fields: Sequence[str] = GROUP_FIELDS,
         token: str | None = None,
     ) -> GroupsLookup:
-        """Look up communities 500 per request; each identifier ends up found or missing.
-
-        A batch that VK rejects as a whole with an object-level error (100 for an unknown
-        id, for instance) is looked up again one identifier at a time, at most
-        ``concurrency`` requests at once: at most one extra request per identifier,
-        where splitting in halves cost up to two per identifier in ~log2(500) rounds.
-        """
-        wanted = list(dict.fromkeys(ids_or_names))
-        found: dict[int | str, Group] = {}
-        missing: list[int | str] = []
-        for start in range(0, len(wanted), GROUPS_BATCH):
-            batch = wanted[start : start + GROUPS_BATCH]
-            await self._lookup(batch, fields, token, found, missing)
-        return GroupsLookup(found=found, missing=missing)
-
-    async def _lookup(
-        self,
-        batch: list[int | str],
-        fields: Sequence[str],
-        token: str | None,
-        found: dict[int | str, Group],
-        missing: list[int | str],
-    ) -> None:
-        wire = [str(i).strip().removeprefix("-") for i in batch]  # -123 is group 123
-        params = {"group_ids": wire, "fields": list(fields)}
-        try:
-            response = await self.call("groups.getById", params, token=token)
-        except VkObjectError:
-            if len(batch) == 1:
-                missing.extend(batch)
-                return
-            alone = await bounded_gather(
-                [self._lookup_one(ident, fields, token) for ident in batch], self._semaphore
-            )
-            for ident, group in zip(batch, alone, strict=True):
-                if group is None:
-                    missing.append(ident)
-                else:
-                    found[ident] = group
-            return
-        items = response.get("groups", []) if isinstance(response, dict) else response or []
-        groups = [Group.model_validate(item) for item in items]
-        by_id = {group.id: group for group in groups}
-        by_name = {group.screen_name.lower(): group for group in groups if group.screen_name}
-        for ident in batch:
-            group = match_group(ident, by_id, by_name)
-            if group is None:
-                missing.append(ident)
-            else:
-                found[ident] = group
-
-    async def _lookup_one(
-        self, ident: int | str, fields: Sequence[str], token: str | None
-    ) -> Group | None:
-        found: dict[int | str, Group] = {}
-        await self._lookup([ident], fields, token, found, [])
-        return found.get(ident)
+        """Look up communities 500 per request; each identifier ends up found or missing
+        (:func:`vk_collector.vk.group_lookup.lookup_groups`)."""
+        return await lookup_groups(self, ids_or_names, fields=fields, token=token)
 
     async def wall_get(
         self,
@@ -414,14 +364,15 @@ class VkClient:
         fields: Sequence[str] | None = None,
         token: str | None = None,
     ) -> WallPage:
-        """One page of a wall, newest first (the pinned post first at offset 0)."""
-        params: dict[str, Any] = {
-            "owner_id": owner_id,
-            "domain": domain,
-            "offset": offset,
-            "count": max(1, min(100, count)),
-            "filter": filter,
-            "extended": 1 if extended else None,
-            "fields": list(fields) if fields else None,
-        }
-        return WallPage.model_validate(await self.call("wall.get", params, token=token))
+        """One page of a wall, newest first (the pinned post first at offset 0), in a
+        request of its own (the collector batches it: :mod:`vk_collector.vk.collect`)."""
+        call = wall_call(
+            owner_id,
+            offset,
+            count,
+            domain=domain,
+            filter=filter,
+            extended=extended,
+            fields=fields,
+        )
+        return WallPage.model_validate(await self.call(call.method, call.params, token=token))

@@ -16,8 +16,11 @@ response.
 
 :func:`decode_execute` and :func:`decode_single` return the envelope as a ``dict``
 with the keys VK sent (``response``/``error``/``execute_errors``), the shape the client
-classifies; only ``response`` holds :class:`PageData` (``False`` for a call that failed
-inside ``execute``).
+classifies.  ``response`` stays raw (:class:`msgspec.Raw`, one per call of an
+``execute``): the parser only finds where each call's answer ends, and the answer is
+then decoded by its call's decoder (:func:`decode_page` for a comment page, pydantic's
+``WallPage.model_validate_json`` for ``wall.get``), so one ``execute`` may mix methods
+and each answer is still parsed once, from the response bytes.
 """
 
 from __future__ import annotations
@@ -26,7 +29,14 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["PageData", "PageItem", "decode_execute", "decode_single"]
+__all__ = [
+    "PageData",
+    "PageItem",
+    "decode_execute",
+    "decode_page",
+    "decode_single",
+    "is_false",
+]
 
 
 class PageLikes(msgspec.Struct):
@@ -88,33 +98,50 @@ class PageData(msgspec.Struct):
 
 
 class _ExecuteEnvelope(msgspec.Struct):
-    response: list[PageData | bool] | None = None
+    response: list[msgspec.Raw] | None = None
     execute_errors: list[dict[str, Any]] | None = None
     error: dict[str, Any] | None = None
 
 
+_ABSENT = msgspec.Raw(b"null")  # msgspec takes no ``Raw | None``: absent is this one
+
+
 class _SingleEnvelope(msgspec.Struct):
-    response: PageData | None = None
+    response: msgspec.Raw = _ABSENT
     error: dict[str, Any] | None = None
 
 
 _EXECUTE = msgspec.json.Decoder(_ExecuteEnvelope, strict=False)
 _SINGLE = msgspec.json.Decoder(_SingleEnvelope, strict=False)
+_PAGE = msgspec.json.Decoder(PageData, strict=False)
+_FALSE = b"false"
 
 
 def _present(envelope: msgspec.Struct) -> dict[str, Any]:
     return {
         name: value
         for name in envelope.__struct_fields__
-        if (value := getattr(envelope, name)) is not None
+        if (value := getattr(envelope, name)) is not None and value is not _ABSENT
     }
 
 
 def decode_execute(body: bytes) -> dict[str, Any]:
-    """An ``execute`` answer whose calls are all ``wall.getComments`` pages."""
+    """An ``execute`` answer: ``response`` a list of one :class:`msgspec.Raw` per call
+    (its bytes, not parsed yet), ``execute_errors`` and ``error`` parsed."""
     return _present(_EXECUTE.decode(body))
 
 
 def decode_single(body: bytes) -> dict[str, Any]:
-    """A single ``wall.getComments`` answer."""
+    """A single call's answer: ``response`` as :class:`msgspec.Raw`, ``error`` parsed."""
     return _present(_SINGLE.decode(body))
+
+
+def is_false(raw: msgspec.Raw) -> bool:
+    """True for a call that failed inside ``execute`` (VK answers ``false`` for it)."""
+    return len(raw) == len(_FALSE) and memoryview(raw).tobytes() == _FALSE
+
+
+def decode_page(raw: msgspec.Raw) -> PageData:
+    """One ``wall.getComments`` answer from its bytes; ``msgspec.ValidationError``
+    (a ``ValueError``) when it lacks a required field."""
+    return _PAGE.decode(raw)

@@ -12,15 +12,12 @@ their top-level comment; deleted comments are kept.  Pages are asked with
 ``profiles`` and ``groups`` at no extra request.  Follow-up pages are taken before
 first pages, so posts finish (and are marked done) as early as they can.
 
-:class:`PageFetcher` sends one chunk of planned pages: through ``execute`` (one
-request), or one call each without it (``VkSettings.use_execute`` false, or VK
-answering 28 to it, which the client remembers).  A 12/13 error halves the chunk for
-this and every later request; a chunk of one that still fails is sent as single calls.
+The pages are sent by the process-wide batcher (:mod:`vk_collector.vk.page_batcher`),
+which takes them from the walkers of every stream.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,17 +25,14 @@ from dataclasses import dataclass
 import msgspec
 import structlog
 
-from vk_collector.errors import VkApiError
-from vk_collector.vk.client import VkClient
-from vk_collector.vk.comment_pages import PageData, PageItem, decode_execute, decode_single
-from vk_collector.vk.errors import VkBatchError, VkObjectError
-from vk_collector.vk.execute import MAX_CALLS, ApiCall, CallResult, bounded_gather, comments_call
+from vk_collector.vk.comment_pages import PageData, PageItem
+from vk_collector.vk.errors import VkObjectError
+from vk_collector.vk.execute import ApiCall, CallResult, comments_call
 
 __all__ = [
     "PAGE_SIZE",
     "CommentBatch",
     "FetchedComment",
-    "PageFetcher",
     "PageWalker",
     "PostKey",
 ]
@@ -147,10 +141,12 @@ class PageWalker:
         )
         (self._follow if parent or offset else self._first).append(call)
 
-    def take(self, size: int) -> list[ApiCall]:
-        """Up to ``size`` planned pages, follow-up pages first."""
+    def take(self, size: int, *, follow: bool | None = None) -> list[ApiCall]:
+        """Up to ``size`` planned pages: follow-up pages first, then first pages;
+        ``follow`` True takes follow-up pages only, False first pages only."""
         taken: list[ApiCall] = []
-        for source in (self._follow, self._first):
+        sources = {None: (self._follow, self._first), True: (self._follow,), False: (self._first,)}
+        for source in sources[follow]:
             while source and len(taken) < size:
                 taken.append(source.popleft())
         return taken
@@ -212,53 +208,3 @@ class PageWalker:
             if len(thread.items) < thread.count:
                 for offset in range(0, thread.count, PAGE_SIZE):
                     self.plan(post, item.id, offset)
-
-
-class PageFetcher:
-    """Sends one chunk of page calls, through ``execute`` or one by one when it cannot."""
-
-    def __init__(self, client: VkClient, token: str | None) -> None:
-        self._client = client
-        self._token = token
-        self._chunk = MAX_CALLS
-        self._concurrency = max(1, client.concurrency)
-
-    @property
-    def use_execute(self) -> bool:
-        return self._client.settings.use_execute and self._client.execute_available(self._token)
-
-    @property
-    def chunk_size(self) -> int:
-        """Pages one request carries now: 1..25 through ``execute``, 1 without."""
-        return self._chunk if self.use_execute else 1
-
-    async def fetch(self, calls: Sequence[ApiCall]) -> list[CallResult]:
-        while self.use_execute:
-            try:
-                return await self._client.execute(
-                    calls, token=self._token, chunk_size=self._chunk, decode=decode_execute
-                )
-            except VkBatchError as exc:
-                if self._chunk == 1:
-                    log.warning("vk.execute_batch_failed", error=str(exc))
-                    break
-                self._chunk = max(1, self._chunk // 2)
-                log.info("vk.execute_batch_shrunk", size=self._chunk, error_code=exc.error_code)
-            except VkApiError as exc:
-                if exc.error_code != 28 or exc.method != "execute":
-                    raise
-                log.warning("vk.execute_unavailable", fallback="single calls")
-        return await self._singly(calls)
-
-    async def _singly(self, calls: Sequence[ApiCall]) -> list[CallResult]:
-        async def one(call: ApiCall) -> CallResult:
-            try:
-                value = await self._client.call(
-                    call.method, call.params, token=self._token, decode=decode_single
-                )
-            except VkObjectError as exc:
-                return CallResult(call, error=exc)
-            return CallResult(call, value=value)
-
-        semaphore = asyncio.Semaphore(self._concurrency)
-        return await bounded_gather([one(call) for call in calls], semaphore)

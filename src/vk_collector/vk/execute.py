@@ -27,7 +27,9 @@ __all__ = [
     "comments_call",
     "encode_param",
     "encode_params",
+    "failed_result",
     "split_results",
+    "wall_call",
 ]
 
 MAX_CALLS = 25
@@ -107,19 +109,24 @@ def split_results(
     results: list[CallResult] = []
     for call, value in zip(calls, response, strict=True):
         if value is False:
-            entry = next(errors, None)
-            if entry is None:
-                error = VkApiError(
-                    f"VK {call.method} failed inside execute without an execute_errors entry",
-                    method=call.method,
-                    severity=ErrorSeverity.UNKNOWN,
-                )
-            else:
-                error = api_error({**entry, "method": entry.get("method") or call.method}, "")
-            results.append(CallResult(call, error=error))
+            results.append(failed_result(call, next(errors, None)))
         else:
             results.append(CallResult(call, value=value))
     return results
+
+
+def failed_result(call: ApiCall, entry: Mapping[str, Any] | None) -> CallResult:
+    """A call VK answered ``false`` for inside ``execute``, with its ``execute_errors``
+    entry (None when VK gave none: an error of unknown severity)."""
+    if entry is None:
+        error = VkApiError(
+            f"VK {call.method} failed inside execute without an execute_errors entry",
+            method=call.method,
+            severity=ErrorSeverity.UNKNOWN,
+        )
+    else:
+        error = api_error({**entry, "method": entry.get("method") or call.method}, "")
+    return CallResult(call, error=error)
 
 
 def comments_call(
@@ -153,6 +160,29 @@ def comments_call(
         "fields": list(fields) if fields else None,
     }
     return ApiCall("wall.getComments", {k: v for k, v in params.items() if v is not None})
+
+
+def wall_call(
+    owner_id: int | None,
+    offset: int = 0,
+    count: int = 100,
+    *,
+    domain: str | None = None,
+    filter: str = "all",
+    extended: bool = False,
+    fields: Sequence[str] | None = None,
+) -> ApiCall:
+    """A ``wall.get`` call; ``count`` is clamped to VK's 1..100."""
+    params: dict[str, Any] = {
+        "owner_id": owner_id,
+        "domain": domain,
+        "offset": offset,
+        "count": max(1, min(100, count)),
+        "filter": filter,
+        "extended": 1 if extended else None,
+        "fields": list(fields) if fields else None,
+    }
+    return ApiCall("wall.get", {k: v for k, v in params.items() if v is not None})
 
 
 async def bounded_gather(jobs: Sequence[Awaitable[T]], semaphore: asyncio.Semaphore) -> list[T]:
