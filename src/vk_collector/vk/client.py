@@ -21,7 +21,7 @@ the client holds in :attr:`VkClient.batchers` and closes in :meth:`VkClient.aclo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Protocol, Self
 
@@ -53,15 +53,12 @@ from vk_collector.vk.execute_requests import execute_calls
 from vk_collector.vk.group_lookup import GROUP_FIELDS, GROUPS_BATCH, lookup_groups
 from vk_collector.vk.models import GroupsLookup, WallPage
 from vk_collector.vk.ratelimit import RateLimiter
+from vk_collector.vk.requester import Decoder
 from vk_collector.vk.tokens import Token, TokenKind, TokenPool, parse_token
 
 __all__ = ["GROUPS_BATCH", "GROUP_FIELDS", "Decoder", "VkClient"]
 
 log = structlog.get_logger(__name__)
-
-Decoder = Callable[[bytes], dict[str, Any]]
-"""Parses a response body into the envelope (``response``/``error``/...) in one pass;
-raises ``ValueError`` (pydantic's ``ValidationError`` is one) on a malformed body."""
 
 
 class Closable(Protocol):

@@ -32,7 +32,7 @@ from vk_collector.vk.execute import (
 from vk_collector.vk.tokens import Token
 
 if TYPE_CHECKING:
-    from vk_collector.vk.client import Decoder, VkClient
+    from vk_collector.vk.requester import Decoder, Requester
 
 __all__ = ["execute_calls", "execute_chunk"]
 
@@ -40,7 +40,7 @@ log = structlog.get_logger(__name__)
 
 
 async def execute_calls(
-    client: VkClient,
+    client: Requester,
     calls: Sequence[ApiCall],
     *,
     token: str | None,
@@ -84,7 +84,7 @@ async def execute_calls(
 
 
 async def execute_chunk(
-    client: VkClient, calls: list[ApiCall], token: str | None, decode: Decoder | None = None
+    client: Requester, calls: list[ApiCall], token: str | None, decode: Decoder | None = None
 ) -> tuple[Token | None, list[CallResult]]:
     """One ``execute`` request for ``calls``; the token it went out on (None when every
     token is out of quota, each call then failing with :class:`VkQuotaError`)."""

@@ -10,7 +10,7 @@ from vk_collector.vk.execute import bounded_gather
 from vk_collector.vk.models import Group, GroupsLookup, match_group
 
 if TYPE_CHECKING:
-    from vk_collector.vk.client import VkClient
+    from vk_collector.vk.requester import Requester
 
 __all__ = ["GROUPS_BATCH", "GROUP_FIELDS", "lookup_groups"]
 
@@ -19,7 +19,7 @@ GROUP_FIELDS = ("members_count", "description", "screen_name", "is_closed", "typ
 
 
 async def lookup_groups(
-    client: VkClient,
+    client: Requester,
     ids_or_names: Sequence[int | str],
     *,
     fields: Sequence[str] = GROUP_FIELDS,
@@ -42,7 +42,7 @@ async def lookup_groups(
 
 
 async def _lookup(
-    client: VkClient,
+    client: Requester,
     batch: list[int | str],
     fields: Sequence[str],
     token: str | None,
@@ -79,7 +79,7 @@ async def _lookup(
 
 
 async def _lookup_one(
-    client: VkClient, ident: int | str, fields: Sequence[str], token: str | None
+    client: Requester, ident: int | str, fields: Sequence[str], token: str | None
 ) -> Group | None:
     found: dict[int | str, Group] = {}
     await _lookup(client, [ident], fields, token, found, [])
