@@ -133,6 +133,25 @@ async def test_group_filters_bind_their_values(any_database: Database) -> None:
     assert (past_the_end.items, past_the_end.total) == ([], 3)  # counted on its own
 
 
+async def test_json_columns_read_back_what_json_dumps_wrote(database: Database) -> None:
+    """JSON columns decode with msgspec, and with ``json.loads`` what msgspec refuses
+    (``Infinity``, a lone surrogate: ``json.dumps`` writes both; SQLite only, as
+    PostgreSQL's JSONB refuses them on the way in)."""
+    (task_id,) = await _add_tasks(database, 1, TaskType.FETCH_COMMENTS)
+    odd = {"ratio": float("inf"), "big": 2**70, "text": "\ud800", "plain": [1, "ё", None]}
+    async with database.unit_of_work() as uow:
+        await uow.tasks.update(task_id, stats=odd)
+        await uow.commit()
+
+    (read,) = (await database.read(functools.partial(task_page))).items
+    async with database.unit_of_work(read_only=True) as uow:
+        stored = await uow.tasks.get(task_id)
+
+    assert read.stats == odd
+    assert stored is not None
+    assert stored.stats == odd
+
+
 async def test_a_bad_sort_field_is_refused_before_any_query(database: Database) -> None:
     with pytest.raises(ValidationError, match="cannot sort groups by 'nope'"):
         await database.read(functools.partial(group_page, sort_by="nope"))
