@@ -32,7 +32,7 @@ from vk_collector.api.envelope import (
 )
 from vk_collector.api.errors import request_id_of
 from vk_collector.api.lean_route import LeanQueryRoute
-from vk_collector.api.schemas import TaskOut, task_out
+from vk_collector.api.schemas import TaskOut, task_out, task_outs
 from vk_collector.pipelines import CollectRequest
 from vk_collector.storage import TaskStatus, TaskType
 
@@ -121,7 +121,7 @@ async def list_tasks(
 ) -> Response:
     # the runtime and request id without dependencies: see deps.runtime_of
     found = await runtime_of(request).tasks.list(page=page, limit=limit, status=status, type=type)
-    items = [task_out(t) for t in found.items]
+    items = task_outs(found.items)
     return json_response(page_envelope(found, items, request_id_of(request)))
 
 
