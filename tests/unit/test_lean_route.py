@@ -33,6 +33,10 @@ def _routes(router: APIRouter) -> None:
     ) -> Response:
         return _echo(page=page, limit=limit, status=status, type=type)
 
+    @router.get("/bare")
+    async def bare(request: Request) -> Response:
+        return _echo(query=request.url.query)
+
     @router.get("/groups")
     async def groups(
         request: Request,
@@ -84,7 +88,7 @@ QUERIES = [
 ]
 
 
-@pytest.mark.parametrize("path", ["/tasks", "/groups"])
+@pytest.mark.parametrize("path", ["/tasks", "/groups", "/bare"])
 async def test_the_lean_route_answers_as_fastapi_does(path: str) -> None:
     app, lean = _app()
     lean_route = next(r for r in lean.routes if getattr(r, "path", "") == f"/lean{path}")

@@ -93,6 +93,14 @@ class LeanQueryRoute(APIRoute):
         if model is None or endpoint is None or request_name is None:
             return full
 
+        if not model.model_fields:  # nothing to read from the query string
+
+            async def bare(request: Request) -> Response:
+                response: Response = await endpoint(**{request_name: request})
+                return response
+
+            return bare
+
         async def lean(request: Request) -> Response:
             try:
                 params = model.model_validate(request.query_params)
