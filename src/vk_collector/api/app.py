@@ -129,13 +129,16 @@ def create_app(
             max_age=600,
         )
     app.add_middleware(RequestContextMiddleware)  # outermost: ids every answer
+    # Routers are matched in this order, route by route, on every request: the busiest
+    # (liveness, the task and group lists) come first.  Only routers that share a
+    # path and method need a given order among themselves.
     for router in (
         health.router,
+        tasks.router,  # before events, results and compat_tasks (same /api/tasks prefix)
         compat_groups.router,  # /batch and /all before /api/groups/{group_id}
-        compat_groups.stats_router,
         groups.router,
         groups.stats_router,
-        tasks.router,
+        compat_groups.stats_router,
         events.router,
         results.router,
         queues.router,

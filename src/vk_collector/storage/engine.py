@@ -10,12 +10,14 @@ deferred ``BEGIN`` instead, so long reads never hold the write lock; one opened 
 ``snapshot=False`` as well sends no ``BEGIN`` at all (the driver is in autocommit
 mode), so each statement reads its own snapshot (see :meth:`Database.read`).  A
 connection handed back to the pool is rolled back only when a transaction is open.
+JSON columns are decoded with msgspec (:func:`_json_loads`), on both backends.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import sqlite3
 import time
@@ -25,6 +27,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
+import msgspec
 from sqlalchemy import create_engine as _create_sync_engine
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
@@ -45,6 +48,18 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 READER_THREADS = 4
 """Threads (and pooled ``sqlite3`` connections) of :meth:`Database.read` per handle."""
 _WAL_ATTEMPTS = 20  # ~2 s in all
+
+
+def _json_loads(text: str | bytes) -> Any:
+    """A JSON column's value: msgspec's decoder (a small task column decodes about
+    seven times faster than with ``json.loads``, and a page of tasks has sixty of
+    them), falling back to ``json.loads`` for what msgspec refuses and ``json.dumps``
+    may have written (``NaN``, ``Infinity``, a lone surrogate), so every stored value
+    reads back as before."""
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.MsgspecError:
+        return json.loads(text)
 
 
 def _unicode_lower(value: Any) -> Any:
@@ -137,7 +152,11 @@ def create_engine(
     if backend == "sqlite":
         _ensure_sqlite_file(parsed.database)
         engine = _create_async_engine(
-            url, echo=echo, pool_timeout=pool_timeout_s, pool_reset_on_return=None
+            url,
+            echo=echo,
+            pool_timeout=pool_timeout_s,
+            pool_reset_on_return=None,
+            json_deserializer=_json_loads,
         )
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
         event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
@@ -152,6 +171,7 @@ def create_engine(
             max_overflow=10,
             pool_timeout=pool_timeout_s,
             connect_args={"timeout": connect_timeout_s},
+            json_deserializer=_json_loads,
         )
     raise ValueError(f"unsupported database backend {backend!r}; use sqlite or postgresql")
 
@@ -172,6 +192,7 @@ def _sqlite_read_engine(url: str, pool_timeout_s: float) -> Engine | None:
         max_overflow=0,
         pool_timeout=pool_timeout_s,
         pool_reset_on_return=None,
+        json_deserializer=_json_loads,
     )
     event.listen(engine, "connect", _on_sqlite_connect)
     event.listen(engine, "begin", _on_sqlite_begin)

@@ -63,6 +63,10 @@ async def test_task_filters_bind_their_values(any_database: Database) -> None:
     assert [t.id for t in by_other_type.items] == uploads[::-1]
     assert [t.id for t in both.items] == [uploads[2], uploads[1]]
     assert (none.items, none.total) == ([], 0)
+    past_the_end = await any_database.read(
+        functools.partial(task_page, page=3, limit=2, type=TaskType.PROCESS_GROUPS)
+    )
+    assert (past_the_end.items, past_the_end.total) == ([], 3)  # counted on its own
 
 
 async def test_every_read_sees_what_was_committed_before_it(any_database: Database) -> None:
@@ -98,6 +102,54 @@ async def test_a_group_page_read_filters_sorts_and_counts(any_database: Database
     assert [g.vk_id for g in found.items] == [20]
     assert found.total == 2
     assert (empty.items, empty.total) == ([], 0)
+
+
+async def test_group_filters_bind_their_values(any_database: Database) -> None:
+    """Without a search the group page statements are built once per shape: each call
+    still gets its own status, upload task and page, and its own total."""
+    first, second = await _add_tasks(any_database, 2, TaskType.PROCESS_GROUPS)
+    async with any_database.unit_of_work() as uow:
+        await uow.groups.upsert_many(
+            [GroupData(vk_id=n, name=f"g{n}") for n in (1, 2, 3)], upload_task_id=first
+        )
+        await uow.groups.upsert_many(
+            [GroupData(vk_id=9, name="bad", status=GroupStatus.INVALID)], upload_task_id=second
+        )
+        await uow.commit()
+
+    def page(**filters: Any) -> Any:
+        return any_database.read(functools.partial(group_page, **filters))
+
+    valid = await page(status=GroupStatus.VALID, sort_order="desc", limit=2)
+    invalid = await page(status=GroupStatus.INVALID)
+    of_second = await page(upload_task_id=second)
+    second_page = await page(upload_task_id=first, page=2, limit=2)
+    past_the_end = await page(upload_task_id=first, page=3, limit=2)
+
+    assert ([g.vk_id for g in valid.items], valid.total) == ([3, 2], 3)
+    assert ([g.vk_id for g in invalid.items], invalid.total) == ([9], 1)
+    assert ([g.vk_id for g in of_second.items], of_second.total) == ([9], 1)
+    assert ([g.vk_id for g in second_page.items], second_page.total) == ([3], 3)
+    assert (past_the_end.items, past_the_end.total) == ([], 3)  # counted on its own
+
+
+async def test_json_columns_read_back_what_json_dumps_wrote(database: Database) -> None:
+    """JSON columns decode with msgspec, and with ``json.loads`` what msgspec refuses
+    (``Infinity``, a lone surrogate: ``json.dumps`` writes both; SQLite only, as
+    PostgreSQL's JSONB refuses them on the way in)."""
+    (task_id,) = await _add_tasks(database, 1, TaskType.FETCH_COMMENTS)
+    odd = {"ratio": float("inf"), "big": 2**70, "text": "\ud800", "plain": [1, "ё", None]}
+    async with database.unit_of_work() as uow:
+        await uow.tasks.update(task_id, stats=odd)
+        await uow.commit()
+
+    (read,) = (await database.read(functools.partial(task_page))).items
+    async with database.unit_of_work(read_only=True) as uow:
+        stored = await uow.tasks.get(task_id)
+
+    assert read.stats == odd
+    assert stored is not None
+    assert stored.stats == odd
 
 
 async def test_a_bad_sort_field_is_refused_before_any_query(database: Database) -> None:

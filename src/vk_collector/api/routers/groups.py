@@ -37,6 +37,7 @@ from vk_collector.api.envelope import (
     page_envelope,
 )
 from vk_collector.api.errors import ApiError, request_id_of
+from vk_collector.api.lean_route import LeanQueryRoute
 from vk_collector.api.limits import Slots
 from vk_collector.api.schemas import Progress, progress_of
 from vk_collector.errors import (
@@ -49,7 +50,7 @@ from vk_collector.storage import GroupStatus, TaskStatus, TaskType, group_page
 
 __all__ = ["router", "stats_router"]
 
-router = APIRouter(prefix="/api/groups", tags=["groups"])
+router = APIRouter(prefix="/api/groups", tags=["groups"], route_class=LeanQueryRoute)
 stats_router = APIRouter(prefix="/api/stats", tags=["groups"])
 
 _MULTIPART_SLACK = 64 * 1024  # boundaries, part headers and the encoding field

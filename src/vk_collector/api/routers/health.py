@@ -19,6 +19,7 @@ from vk_collector import __version__
 from vk_collector.api.deps import DbDep, QueueDep, RequestId, SettingsDep
 from vk_collector.api.envelope import ApiModel, Envelope, envelope, json_response
 from vk_collector.api.errors import request_id_of
+from vk_collector.api.lean_route import LeanQueryRoute
 from vk_collector.api.security import api_key_accepted
 from vk_collector.clock import utc_now_iso
 from vk_collector.queue.health import STATUS_ORDER, HealthStatus
@@ -26,7 +27,7 @@ from vk_collector.storage import Database
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/health", tags=["health"])
+router = APIRouter(prefix="/api/health", tags=["health"], route_class=LeanQueryRoute)
 
 
 class Liveness(ApiModel):

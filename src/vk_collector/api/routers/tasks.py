@@ -31,13 +31,14 @@ from vk_collector.api.envelope import (
     page_envelope,
 )
 from vk_collector.api.errors import request_id_of
-from vk_collector.api.schemas import TaskOut, task_out
+from vk_collector.api.lean_route import LeanQueryRoute
+from vk_collector.api.schemas import TaskOut, task_out, task_outs
 from vk_collector.pipelines import CollectRequest
 from vk_collector.storage import TaskStatus, TaskType
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/tasks", tags=["tasks"])
+router = APIRouter(prefix="/api/tasks", tags=["tasks"], route_class=LeanQueryRoute)
 
 InternalId = Annotated[int, Field(ge=1, le=MAX_ID), JSON_NUMBER]
 VkId = Annotated[int, Field(ge=1, le=MAX_VK_ID), JSON_NUMBER]
@@ -120,7 +121,7 @@ async def list_tasks(
 ) -> Response:
     # the runtime and request id without dependencies: see deps.runtime_of
     found = await runtime_of(request).tasks.list(page=page, limit=limit, status=status, type=type)
-    items = [task_out(t) for t in found.items]
+    items = task_outs(found.items)
     return json_response(page_envelope(found, items, request_id_of(request)))
 
 

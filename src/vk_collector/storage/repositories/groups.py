@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import builtins
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, RowMapping, delete, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    RowMapping,
+    Select,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+)
 
 from vk_collector.errors import ErrorCode, ValidationError
 from vk_collector.storage.models import Comment, Group, utcnow
@@ -87,6 +98,46 @@ def _filters(
     return conditions
 
 
+def _bound_filters(by_status: bool, by_upload: bool) -> builtins.list[ColumnElement[bool]]:
+    """:func:`_filters` without a search, as bound ``status`` and ``upload_task_id``."""
+    conditions: builtins.list[ColumnElement[bool]] = []
+    if by_status:
+        conditions.append(Group.status == bindparam("status"))
+    if by_upload:
+        conditions.append(Group.upload_task_id == bindparam("upload_task_id"))
+    return conditions
+
+
+def _statements(
+    conditions: builtins.list[ColumnElement[bool]], sort_by: str, sort_order: str
+) -> tuple[Select[Any], Select[Any]]:
+    """The page query (its total as an uncorrelated scalar subquery, evaluated once;
+    ``count(*) OVER ()`` made SQLite read every matching row before the ``LIMIT``)
+    and the count alone, with bound ``limit`` and ``offset``."""
+    column = GROUP_SORT_FIELDS[sort_by]
+    ordering = (column.asc() if sort_order == "asc" else column.desc()).nulls_last()
+    tiebreak = Group.id.asc() if sort_order == "asc" else Group.id.desc()
+    counted = select(func.count()).select_from(Group).where(*conditions)
+    query = (
+        select(*_COLUMNS, counted.scalar_subquery().label("total"))
+        .where(*conditions)
+        .order_by(ordering, tiebreak)
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
+    return query, counted
+
+
+@functools.cache
+def _cached_statements(
+    sort_by: str, sort_order: str, by_status: bool, by_upload: bool
+) -> tuple[Select[Any], Select[Any]]:
+    """:func:`_statements` without a search, built once per shape (bound ``status``
+    and ``upload_task_id``): building a statement and its cache key on every call
+    cost the reader thread more than running it."""
+    return _statements(_bound_filters(by_status, by_upload), sort_by, sort_order)
+
+
 def group_page(
     connection: Connection,
     *,
@@ -104,13 +155,13 @@ def group_page(
     ``search`` matches a substring of the name or screen name, ignoring case
     (Unicode-aware on both backends), and, when it is a number, the internal id or the
     VK id exactly (as the original system searched).  Missing values sort last either
-    way.  The total comes with the page (``count(*) OVER ()``); reads columns (Core),
-    not ORM objects.  Raises :class:`ValidationError` for an unknown sort field or
-    order, or a page or limit out of range.
+    way.  One statement: the total comes with the rows, an empty first page means a
+    total of 0, and only an empty later page asks for the total separately.  Reads
+    columns (Core), not ORM objects.  Raises :class:`ValidationError` for an unknown
+    sort field or order, or a page or limit out of range.
     """
     offset = page_offset(page, limit)
-    column = GROUP_SORT_FIELDS.get(sort_by)
-    if column is None:
+    if sort_by not in GROUP_SORT_FIELDS:
         allowed = ", ".join(sorted(GROUP_SORT_FIELDS))
         raise ValidationError(
             f"cannot sort groups by {sort_by!r}; use one of {allowed}",
@@ -120,22 +171,24 @@ def group_page(
         raise ValidationError(
             f"sort order must be asc or desc, got {sort_order!r}", ErrorCode.INVALID_INPUT
         )
-    conditions = _filters(search, status, upload_task_id)
-    ordering = (column.asc() if sort_order == "asc" else column.desc()).nulls_last()
-    tiebreak = Group.id.asc() if sort_order == "asc" else Group.id.desc()
-    query = (
-        select(*_COLUMNS, func.count().over().label("total"))  # the total with the page
-        .where(*conditions)
-        .order_by(ordering, tiebreak)
-        .limit(limit)
-        .offset(offset)
-    )
-    rows = connection.execute(query).mappings().all()
+    values: dict[str, Any] = {"limit": limit, "offset": offset}
+    if search and search.strip():
+        query, counted = _statements(_filters(search, status, upload_task_id), sort_by, sort_order)
+    else:
+        query, counted = _cached_statements(
+            sort_by, sort_order, status is not None, upload_task_id is not None
+        )
+        if status is not None:
+            values["status"] = GroupStatus(status)
+        if upload_task_id is not None:
+            values["upload_task_id"] = upload_task_id
+    rows = connection.execute(query, values).mappings().all()
     if rows:
         total = int(rows[0]["total"])
+    elif offset == 0:
+        total = 0  # nothing matches at all: no second statement
     else:
-        counted = select(func.count()).select_from(Group).where(*conditions)
-        total = int(connection.scalar(counted) or 0)
+        total = int(connection.scalar(counted, values) or 0)
     return Page([_row_record(row) for row in rows], total, offset, limit)
 
 
