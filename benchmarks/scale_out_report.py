@@ -13,6 +13,13 @@ from scale_out_processes import PER_TOKEN, RPS
 
 @dataclass
 class Run:
+    """One collection: what it stored in how many ``seconds`` (enqueue to completion),
+    the emulator's counters over it (HTTP ``requests``, ``wall.getComments`` ``pages``,
+    ``errors_6``), the CPU-seconds of every part (``cpu``; ``worker_cpu_s`` and
+    ``emulator_cpu_s`` repeat theirs) and the workers' peak memory in MB.  The ratio to
+    VK's limit is (req/s per token / 3) x (pages per request / 25) x (comments per page
+    / 100)."""
+
     backend: str
     tokens: int
     processes: int
@@ -50,7 +57,7 @@ class Run:
 
 HEADER = (
     f"{'db':<9}{'c':>3}{'N':>3}{'K':>3}{'groups':>7}{'comments':>10}{'s':>7}"
-    f"{'comments/s':>11}{'of Nx7500':>10}{'pg/req':>7}{'err6':>5}{'cpu/100k':>9}"
+    f"{'comments/s':>11}{'of Nx7500':>10}{'pg/req':>7}{'req/s/N':>8}{'err6':>5}{'cpu/100k':>9}"
     f"{'busy':>6}{'load':>11}  limit"
 )
 
@@ -65,7 +72,8 @@ def print_run(r: Run, *, flush: bool = False) -> None:
     print(
         f"{r.backend:<9}{r.concurrency:>3}{r.tokens:>3}{r.processes:>3}{r.groups:>7}"
         f"{r.comments:>10,}{r.seconds:>7.1f}{r.per_second:>11,.0f}{r.of_limit:>10.3f}"
-        f"{r.pages / max(1, r.requests):>7.1f}{r.errors_6:>5}{r.cpu_per_100k:>9.2f}"
+        f"{r.pages / max(1, r.requests):>7.1f}{r.requests / r.seconds / r.tokens:>8.2f}"
+        f"{r.errors_6:>5}{r.cpu_per_100k:>9.2f}"
         f"{busy:>6}{load:>11}  {limit}",
         flush=flush,
     )
