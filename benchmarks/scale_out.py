@@ -1,7 +1,7 @@
 """Comments/s of one collection task spread over K worker processes with N user tokens.
 
     python benchmarks/scale_out.py [--seconds 20] [--groups 8] [--limit 3]
-                                   [--matrix 1x1,2x1,2x2,4x2] [--concurrency 2[,4,8]]
+                                   [--matrix 1x1,2x1,2x2,4x2] [--concurrency 4[,2,8]]
                                    [--backends sqlite,postgres]
 
 Every part runs in its own process, as in production: the VK emulator (serving heavy
@@ -69,6 +69,7 @@ from vk_collector.settings import (
     QueuesSettings,
     RedisSettings,
     Settings,
+    VkCollectGroupQueueOptions,
     VkSettings,
 )
 from vk_collector.storage import TaskRecord
@@ -87,6 +88,9 @@ from scale_out_processes import (
 )
 from scale_out_report import HEADER, Run, print_report, print_run
 
+DEFAULT_CONCURRENCY = VkCollectGroupQueueOptions().concurrency
+"""Communities at once per worker process unless ``--concurrency`` says otherwise."""
+
 
 class NotMeasuredError(RuntimeError):
     """The run did not do the work it reports."""
@@ -103,7 +107,7 @@ class Plan:
     matrix: list[tuple[int, int]]
     backends: list[str]
     seconds: float = 0.0
-    concurrency: tuple[int, ...] = (2,)
+    concurrency: tuple[int, ...] = (DEFAULT_CONCURRENCY,)
 
     def comments_for(self, n: int) -> int:
         return int(self.seconds * n * PER_TOKEN)
@@ -270,7 +274,7 @@ async def measure(
     backends: list[str],
     *,
     seconds: float = 0.0,
-    concurrency: tuple[int, ...] = (2,),
+    concurrency: tuple[int, ...] = (DEFAULT_CONCURRENCY,),
 ) -> list[Run]:
     """Every run of the plan, in order: concurrency, then backend, then (N, K)."""
     plan = Plan(groups, limit, matrix, backends, seconds, concurrency)
@@ -329,7 +333,9 @@ def main() -> int:
     parser.add_argument("--matrix", default="1x1,2x1,2x2,4x2", help="N tokens x K processes")
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument(
-        "--concurrency", default="2", help="communities at once per worker process, e.g. 2,4,8"
+        "--concurrency",
+        default=str(DEFAULT_CONCURRENCY),
+        help="communities at once per worker process, e.g. 2,4,8 (default: the setting's)",
     )
     args = parser.parse_args()
     configure("WARNING")

@@ -55,6 +55,9 @@ class Run:
         return MoreMachine.from_cpu(cores, self.cpu_per_100k, PER_TOKEN)
 
 
+TARGET = 0.8
+"""Issue 11's target ratio to N x 7,500 where the CPUs are not the limit."""
+
 HEADER = (
     f"{'db':<9}{'c':>3}{'N':>3}{'K':>3}{'groups':>7}{'comments':>10}{'s':>7}"
     f"{'comments/s':>11}{'of Nx7500':>10}{'pg/req':>7}{'req/s/N':>8}{'err6':>5}{'cpu/100k':>9}"
@@ -68,7 +71,9 @@ def print_run(r: Run, *, flush: bool = False) -> None:
     cpu = r.cpu
     busy = f"{cpu.busy_share:.0%}" if cpu else "-"
     load = f"{cpu.load_before:.1f}->{cpu.load_after:.1f}" if cpu else "-"
+    # issue 11's target: 0.8 x N x 7,500 wherever the CPUs are not the limit
     limit = "CPU-bound" if cpu and cpu.cpu_bound else "not CPU"
+    limit += ", 0.8 met" if r.of_limit >= TARGET else ", 0.8 not met"
     print(
         f"{r.backend:<9}{r.concurrency:>3}{r.tokens:>3}{r.processes:>3}{r.groups:>7}"
         f"{r.comments:>10,}{r.seconds:>7.1f}{r.per_second:>11,.0f}{r.of_limit:>10.3f}"
@@ -82,9 +87,18 @@ def print_run(r: Run, *, flush: bool = False) -> None:
         peak = ", ".join(f"{mb:.0f}" for mb in r.worker_peak_mb)
         print(f"{'':9}CPU-s: {parts}; other {cpu.other_s:.1f}; worker peak MB {peak}")
     more = r.more_machine()
+    at_target = ""
+    if cpu:
+        # CPU-s per comment x the target rate: the cores the target would take
+        rate = TARGET * r.tokens * PER_TOKEN / max(1, r.comments)
+        ours = sum(s for name, s in cpu.parts.items() if name != "coordinator")
+        at_target = (
+            f"; at {TARGET:g} x N x 7,500: workers {sum(r.worker_cpu_s) * rate:.2f} cores, "
+            f"every part but the coordinator {ours * rate:.2f} of {cpu.cores}"
+        )
     print(
         f"{'':9}one more {more.cores}-core machine of workers: +{more.comments_per_s:,.0f} "
-        f"comments/s, {more.tokens:.1f} tokens at the limit",
+        f"comments/s, {more.tokens:.1f} tokens at the limit{at_target}",
         flush=flush,
     )
 
