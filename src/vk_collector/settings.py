@@ -182,7 +182,7 @@ class VkCollectGroupQueueOptions(QueueOptions):
     children are kept (1000) so a re-run parent finds them and adds no duplicates.
 
     Four, not two: the communities of a process share ``execute`` requests (the
-    process-wide batcher), and with four at once a request carries 1.5-3 more pages of
+    process-wide batcher), and with four at once a request carries 1.3-3.5 more pages of
     its 25 than with two (benchmarks/scale_out.py, docs/PERFORMANCE.md "Scale-out") for
     about 15 MB more per worker; eight adds little more and brings more errors 6 with
     several processes.  Each community in flight holds at most its flow's backlog
