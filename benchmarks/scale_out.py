@@ -281,6 +281,12 @@ async def measure(
     runs: list[Run] = []
     most = max(n for n, _ in matrix)
     emulator = Emulator.start(groups, plan.comments_for(most), limit, most)
+    print(
+        f"emulator: {emulator.trees} comment trees built in {emulator.build_s:.1f} s, "
+        "before every clock",
+        flush=True,
+    )
+    print(HEADER, flush=True)
     try:
         with contextlib.ExitStack() as stack:
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
@@ -339,7 +345,6 @@ def main() -> int:
     )
     args = parser.parse_args()
     configure("WARNING")
-    print(HEADER, flush=True)
     try:
         runs = asyncio.run(
             measure(

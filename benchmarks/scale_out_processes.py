@@ -68,6 +68,7 @@ def serve_emulator(groups: int, comments: int, limit: int, max_tokens: int) -> N
     )
     dataset = HeavyDataset.from_config(config, tree_cache_size=2 * wanted * limit + 16)
     walls: list[tuple[int, int, int]] = []
+    started = time.monotonic()
     for group in open_groups(dataset, 2 * wanted):
         if len(walls) >= groups and sum(w[2] for w in walls) >= comments:
             break
@@ -79,7 +80,9 @@ def serve_emulator(groups: int, comments: int, limit: int, max_tokens: int) -> N
         raise RuntimeError(f"{len(walls)} open communities hold fewer than {comments} comments")
     server = EmulatorServer(config, dataset=dataset).start()
     try:
-        print(json.dumps({"url": server.url, "base": server.base_url, "walls": walls}), flush=True)
+        built = {"trees": sum(w[1] for w in walls), "build_s": time.monotonic() - started}
+        line = {"url": server.url, "base": server.base_url, "walls": walls, **built}
+        print(json.dumps(line), flush=True)
         sys.stdin.read()
     finally:
         server.stop()
@@ -104,6 +107,9 @@ class Emulator:
     url: str
     base: str
     walls: list[tuple[int, int, int]]
+    trees: int = 0
+    build_s: float = 0.0
+    """Comment trees built before any clock started, and the seconds that took."""
 
     @classmethod
     def start(cls, groups: int, comments: int, limit: int, max_tokens: int) -> Emulator:
@@ -120,7 +126,7 @@ class Emulator:
             raise RuntimeError(f"the emulator process ended ({process.wait()})")
         info = json.loads(line)
         walls = [(int(g), int(p), int(c)) for g, p, c in info["walls"]]
-        return cls(process, info["url"], info["base"], walls)
+        return cls(process, info["url"], info["base"], walls, info["trees"], info["build_s"])
 
     def pick(self, groups: int, comments: int = 0) -> Walls:
         """The first communities that are at least ``groups`` and hold ``comments``."""
