@@ -26,6 +26,8 @@ from sqlalchemy.engine import make_url
 
 HERE = Path(__file__).resolve().parent
 RPS = 3.0
+PER_TOKEN = RPS * 25 * 100
+"""VK's limit for one user token in comments/s: 3 requests/s x 25 pages x 100."""
 SEED = 7
 ANCHOR = 1_767_225_600
 PG_BINDIR = Path(os.environ.get("VKC_TEST_PG_BINDIR", "/usr/lib/postgresql/15/bin"))
@@ -38,56 +40,82 @@ def tokens(n: int) -> list[str]:
 # --- the emulator process -----------------------------------------------------------
 
 
-def serve_emulator(groups: int, limit: int, max_tokens: int) -> None:
-    """Run as ``--emulator``: serve heavy walls, print one JSON line (url, the chosen
-    communities, the posts and comments they hold), serve until stdin closes."""
+def serve_emulator(groups: int, comments: int, limit: int, max_tokens: int) -> None:
+    """Run as ``--emulator``: serve heavy walls, print one JSON line (url, and per
+    community chosen: its id, recent posts and their top-level comments), serve until
+    stdin closes.
+
+    Open communities are taken in order until there are ``groups`` of them and their
+    ``limit`` recent posts hold ``comments`` top-level comments.  Every comment tree of
+    those posts is built before the line is printed (about 45 ms and 2 MB each), and
+    the dataset keeps them all, so no run's clock includes building one."""
     sys.path.insert(0, str(HERE))
     from collect_end_to_end import HeavyDataset, open_groups, recent_posts
 
     from vk_emulator.config import EmulatorConfig
     from vk_emulator.server import EmulatorServer
 
+    # heavy posts hold 1,001-3,000 top-level comments: 1,000 each bounds the communities
+    wanted = max(groups, -(-comments // (1000 * max(1, limit))))
     config = EmulatorConfig(
         seed=SEED,
-        groups=max(200, 3 * groups),
+        groups=max(200, 4 * wanted),
         rps=RPS,
         max_comments_per_post=3000,
         posts_per_group=(max(25, limit + 5), max(70, limit + 10)),
         anchor_time=ANCHOR,
         user_tokens=tuple(tokens(max_tokens)),
     )
-    server = EmulatorServer(config, dataset=HeavyDataset.from_config(config)).start()
-    try:
-        chosen = open_groups(server.dataset, groups)
-        recent = [p for g in chosen for p in recent_posts(server.dataset, g, limit)]
+    dataset = HeavyDataset.from_config(config, tree_cache_size=2 * wanted * limit + 16)
+    walls: list[tuple[int, int, int]] = []
+    started = time.monotonic()
+    for group in open_groups(dataset, 2 * wanted):
+        if len(walls) >= groups and sum(w[2] for w in walls) >= comments:
+            break
+        recent = recent_posts(dataset, group, limit)
         for post in recent:  # VK has its data ready: trees are built before the clock
-            server.dataset.comment_tree(post.owner_id, post.id)
-        line = {
-            "url": server.url,
-            "base": server.base_url,
-            "groups": chosen,
-            "posts": len(recent),
-            "comments": sum(len(p.thread_sizes) for p in recent),
-        }
+            dataset.comment_tree(post.owner_id, post.id)
+        walls.append((group, len(recent), sum(len(p.thread_sizes) for p in recent)))
+    if len(walls) < groups or sum(w[2] for w in walls) < comments:
+        raise RuntimeError(f"{len(walls)} open communities hold fewer than {comments} comments")
+    server = EmulatorServer(config, dataset=dataset).start()
+    try:
+        built = {"trees": sum(w[1] for w in walls), "build_s": time.monotonic() - started}
+        line = {"url": server.url, "base": server.base_url, "walls": walls, **built}
         print(json.dumps(line), flush=True)
         sys.stdin.read()
     finally:
         server.stop()
 
 
-@dataclass
-class Emulator:
-    process: subprocess.Popen[str]
-    url: str
-    base: str
+@dataclass(frozen=True)
+class Walls:
+    """Communities one run collects, and the posts and comments the emulator serves
+    for them (``limit`` recent posts each, top-level comments)."""
+
     groups: list[int]
     posts: int
     comments: int
 
+
+@dataclass
+class Emulator:
+    """The emulator process; ``walls`` is (community, posts, comments) of every
+    community it has ready, in the order runs take them."""
+
+    process: subprocess.Popen[str]
+    url: str
+    base: str
+    walls: list[tuple[int, int, int]]
+    trees: int = 0
+    build_s: float = 0.0
+    """Comment trees built before any clock started, and the seconds that took."""
+
     @classmethod
-    def start(cls, groups: int, limit: int, max_tokens: int) -> Emulator:
+    def start(cls, groups: int, comments: int, limit: int, max_tokens: int) -> Emulator:
+        """Serve at least ``groups`` communities holding ``comments`` comments."""
         command = [sys.executable, str(Path(__file__).resolve()), "--emulator"]
-        command += ["--groups", str(groups)]
+        command += ["--groups", str(groups), "--comments", str(comments)]
         command += ["--limit", str(limit), "--max-tokens", str(max_tokens)]
         process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
@@ -97,9 +125,18 @@ class Emulator:
         if not line:
             raise RuntimeError(f"the emulator process ended ({process.wait()})")
         info = json.loads(line)
-        return cls(
-            process, info["url"], info["base"], info["groups"], info["posts"], info["comments"]
-        )
+        walls = [(int(g), int(p), int(c)) for g, p, c in info["walls"]]
+        return cls(process, info["url"], info["base"], walls, info["trees"], info["build_s"])
+
+    def pick(self, groups: int, comments: int = 0) -> Walls:
+        """The first communities that are at least ``groups`` and hold ``comments``."""
+        chosen: list[tuple[int, int, int]] = []
+        for wall in self.walls:
+            if len(chosen) >= groups and sum(c for _, _, c in chosen) >= comments:
+                break
+            chosen.append(wall)
+        return Walls([g for g, _, _ in chosen], sum(p for _, p, _ in chosen),
+                     sum(c for _, _, c in chosen))  # fmt: skip
 
     def stats(self) -> dict[str, Any]:
         return dict(httpx.get(self.base + "stats", timeout=10).json())
@@ -122,8 +159,9 @@ class Emulator:
 
 
 @contextlib.contextmanager
-def postgres() -> Iterator[str]:
-    """A private PostgreSQL cluster (tests/support/database.py's); its server URL."""
+def postgres() -> Iterator[tuple[str, int]]:
+    """A private PostgreSQL cluster (tests/support/database.py's): its server URL and
+    the postmaster's process id (its children are the backends)."""
     if not (PG_BINDIR / "initdb").exists():
         raise RuntimeError(
             f"PostgreSQL's initdb is not in {PG_BINDIR} (set VKC_TEST_PG_BINDIR): "
@@ -134,7 +172,8 @@ def postgres() -> Iterator[str]:
 
     cluster = PostgresCluster(PG_BINDIR)
     try:
-        yield cluster.start()
+        url = cluster.start()
+        yield url, int((cluster.data / "postmaster.pid").read_text().split()[0])
     finally:
         cluster.stop()
 
@@ -174,10 +213,6 @@ class WorkerProcess:
                 raise RuntimeError(f"worker did not start:\n{self.log.read_text()[-3000:]}")
             await asyncio.sleep(0.1)
 
-    def cpu_s(self) -> float:
-        times = self.ps.cpu_times()
-        return float(times.user + times.system)
-
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -193,10 +228,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="the emulator process of scale_out.py")
     parser.add_argument("--emulator", action="store_true", required=True)
     parser.add_argument("--groups", type=int, required=True)
+    parser.add_argument("--comments", type=int, required=True)
     parser.add_argument("--limit", type=int, required=True)
     parser.add_argument("--max-tokens", type=int, required=True)
     args = parser.parse_args()
-    serve_emulator(args.groups, args.limit, args.max_tokens)
+    serve_emulator(args.groups, args.comments, args.limit, args.max_tokens)
     return 0
 
 

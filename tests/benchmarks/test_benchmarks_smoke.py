@@ -116,16 +116,22 @@ async def test_scale_out_stores_what_the_emulator_serves_from_worker_processes()
         assert run.pages / run.requests > 1  # execute batches pages
         assert len(run.worker_cpu_s) == 2
         assert sum(run.worker_cpu_s) > 0
+        # every part's CPU is accounted for, and the machine's share is a share
+        assert run.cpu is not None
+        assert {"worker 1", "worker 2", "emulator", "valkey", "coordinator"} <= set(run.cpu.parts)
+        assert run.cpu.parts["emulator"] > 0
+        assert 0 < run.cpu.busy_share <= 1
+        assert run.more_machine().comments_per_s > 0
 
 
 def test_scale_out_refuses_figures_of_work_not_done() -> None:
     bench = benchmark("scale_out")
-    emulator = bench.Emulator(None, "", "", [1, 2], posts=2, comments=2500)
+    walls = bench.Walls([1, 2], posts=2, comments=2500)
     short = bench.Run("sqlite", 2, 2, comments=2435, posts=2, seconds=1.0, requests=9,
                       pages=30, errors_6=0)  # fmt: skip
     with pytest.raises(bench.NotMeasuredError, match="stored 2 posts and 2435 comments"):
-        bench.check(short, emulator)
+        bench.check(short, walls)
     idle = bench.Run("sqlite", 2, 2, comments=2500, posts=2, seconds=1.0, requests=0,
                      pages=0, errors_6=0)  # fmt: skip
     with pytest.raises(bench.NotMeasuredError, match="0 requests"):
-        bench.check(idle, emulator)
+        bench.check(idle, walls)

@@ -203,3 +203,13 @@ def test_dataset_from_config_follows_the_config() -> None:
 def test_profiles_are_deterministic() -> None:
     assert small().profile(12345) == small().profile(12345)
     assert small().profile(12345).screen_name == "id12345"
+
+
+def test_tree_cache_keeps_as_many_trees_as_asked() -> None:
+    config = EmulatorConfig(groups=12, max_comments_per_post=7, anchor_time=ANCHOR)
+    posts = Dataset.from_config(config).posts(1)[:3]
+    for size, first_kept in ((3, True), (2, False)):
+        dataset = Dataset.from_config(config, tree_cache_size=size)
+        trees = [dataset.comment_tree(p.owner_id, p.id) for p in posts]
+        # the first tree is still the built one only while the cache holds all three
+        assert (dataset.comment_tree(posts[0].owner_id, posts[0].id) is trees[0]) is first_kept

@@ -189,4 +189,5 @@ def worker_env(settings: Settings, emulator: EmulatorServer) -> dict[str, str]:
         "VKC_QUEUE_VK_COLLECT_GROUP__LOCK_DURATION_MS": str(group.lock_duration_ms),
         "VKC_QUEUE_VK_COLLECT_GROUP__STALLED_INTERVAL_MS": str(group.stalled_interval_ms),
         "VKC_QUEUE_VK_COLLECT_GROUP__MAX_STALLED_COUNT": str(group.max_stalled_count),
+        "VKC_QUEUE_VK_COLLECT_GROUP__CONCURRENCY": str(group.concurrency),
     }

@@ -39,6 +39,9 @@ def two_process_settings(settings: Settings, emulator: EmulatorServer) -> Settin
     for options in (producer.queues.vk_collect, producer.queues.vk_collect_group):
         options.lock_duration_ms = 2000
         options.stalled_interval_ms = 1000
+    # two communities at once per process (not the default four): with 12 communities
+    # both processes are sure to take some, and "both busy" is 4 active jobs
+    producer.queues.vk_collect_group.concurrency = 2
     return producer
 
 
