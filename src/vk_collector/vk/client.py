@@ -10,7 +10,7 @@ and pass it to :meth:`VkClient.request` (the execute batcher,
 Transient failures are retried on the same token up to ``max_retries`` times with
 exponential backoff and jitter, each retry on a slot of its own
 (:func:`vk_collector.retries.set_instant_retries` makes the waits instant); error 6 also
-slows the token down for everyone; error 29 cools the token down for that method and
+pauses the token for everyone (1.133 s); error 29 cools the token down for that method and
 moves to the next token; 27 teaches the pool that the token is a community one.
 
 Lists of calls go through ``execute`` with :meth:`VkClient.execute`
@@ -71,7 +71,7 @@ class VkClient:
     ``transport`` replaces httpx's network transport (tests); ``concurrency`` bounds how many
     ``execute`` chunks one :meth:`execute` call has in flight at once, and each batcher
     runs ``concurrency`` senders per token (the limiter still spaces them per token);
-    ``limiter`` replaces the default :class:`RateLimiter` (its margin and error-6 penalty).
+    ``limiter`` replaces the default :class:`RateLimiter` (its margin and error-6 pause).
     """
 
     def __init__(

@@ -8,12 +8,17 @@ more than ``rps`` of them.  ``margin`` (default 13.3 %, vk-io's 1133 ms per ``rp
 requests) absorbs jitter between the grant and the moment VK counts the request: a
 request queued behind a slow one at the server is counted late, the next one is not.
 
-Keys hold only a hash of the token: ``<prefix>:{<key>}:tat`` (theoretical arrival time,
-µs) and ``<prefix>:{<key>}:slow`` (after error 6 the interval is multiplied by
-``penalty_factor`` for ``penalty_s`` seconds, for every process using the token).  The
-hash tag keeps both in one Redis Cluster slot.  :meth:`RateLimiter.acquire` runs the
-script, sleeps the wait it returns and runs it again until a slot is granted; a denied
-attempt takes nothing.
+The key holds only a hash of the token: ``<prefix>:{<key>}:tat`` (theoretical arrival
+time, µs; the hash tag keeps a token's keys in one Redis Cluster slot).
+:meth:`RateLimiter.acquire` runs the script, sleeps the wait it returns and runs it
+again until a slot is granted; a denied attempt takes nothing.
+
+Error 6 (:meth:`RateLimiter.penalize`) pauses the token: its next slot is no earlier
+than ``pause_s`` (default 1.133 s, vk-io's pause) after the error, for every process
+using it; then the pace is the usual one.  VK's window is one second, so after the
+pause the requests that filled it have left it.  (Slowing the token by 1.5x for 5 s,
+as before, cost about 1.7 s of the token's slots per error 6; the pause costs at most
+``pause_s``, less when the token's next slot was already ahead.)
 
 The token pool (:meth:`~vk_collector.vk.tokens.TokenPool.pick_ready`) takes a slot
 with :meth:`RateLimiter.try_acquire` while it looks for a token with capacity now; the
@@ -36,8 +41,6 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
-local factor = tonumber(redis.call('GET', KEYS[2]) or '1')
-if factor > 1 then interval = interval * factor end
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
 local allow_at = tat - interval * (burst - 1)
@@ -50,11 +53,16 @@ redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX',
 return 0
 """
 
-_PENALTY_SCRIPT = """
-local current = tonumber(redis.call('GET', KEYS[1]) or '1')
-local factor = tonumber(ARGV[1])
-if current > factor then factor = current end
-redis.call('SET', KEYS[1], tostring(factor), 'PX', ARGV[2])
+_PAUSE_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local pause = tonumber(ARGV[1])
+local resume = now + pause
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < resume then
+  redis.call('SET', KEYS[1], string.format('%.0f', resume), 'PX',
+    math.ceil(pause / 1000) + 1000)
+end
 return 1
 """
 
@@ -69,8 +77,7 @@ class RateLimiter:
         prefix: str = "vkc:vk:rl",
         margin: float = 0.133,
         burst: int = 1,
-        penalty_factor: float = 1.5,
-        penalty_s: float = 5.0,
+        pause_s: float = 1.133,
     ) -> None:
         if burst < 1:
             raise ValueError("burst must be at least 1")
@@ -78,13 +85,12 @@ class RateLimiter:
         self._prefix = prefix
         self._margin = margin
         self._burst = burst
-        self._penalty_factor = penalty_factor
-        self._penalty_s = penalty_s
+        self._pause_us = max(1, math.ceil(pause_s * 1_000_000))
         self._gcra: Any = redis.register_script(GCRA_SCRIPT)
-        self._penalty: Any = redis.register_script(_PENALTY_SCRIPT)
+        self._pause: Any = redis.register_script(_PAUSE_SCRIPT)
 
     def _keys(self, key: str) -> list[str]:
-        return [f"{self._prefix}:{{{key}}}:tat", f"{self._prefix}:{{{key}}}:slow"]
+        return [f"{self._prefix}:{{{key}}}:tat"]
 
     def interval_us(self, rps: float) -> int:
         return max(1, math.ceil((1.0 + self._margin) * 1_000_000 / rps))
@@ -105,11 +111,8 @@ class RateLimiter:
             await asyncio.sleep(wait)
 
     async def penalize(self, key: str) -> None:
-        """After VK's error 6: slow ``key`` by ``penalty_factor`` for ``penalty_s`` seconds."""
-        await self._penalty(
-            keys=[self._keys(key)[1]],
-            args=[self._penalty_factor, max(1, int(self._penalty_s * 1000))],
-        )
+        """After VK's error 6: ``key``'s next slot comes no earlier than ``pause_s`` from now."""
+        await self._pause(keys=self._keys(key), args=[self._pause_us])
 
     async def reset(self, key: str) -> None:
         await self._redis.delete(*self._keys(key))

@@ -42,7 +42,7 @@ async def test_keys_hold_a_hash_and_expire(
     await limiter.try_acquire(key, 1.0)
     await limiter.penalize(key)
     keys = [k for k in await redis_client.keys("test-rl-*") if key in k]
-    assert len(keys) == 2
+    assert len(keys) == 1
     assert all(secret not in k for k in keys)
     for name in keys:
         assert 0 < await redis_client.pttl(name) <= 5_000 + 1000
@@ -50,12 +50,23 @@ async def test_keys_hold_a_hash_and_expire(
     assert await limiter.try_acquire(key, 1.0) == 0.0
 
 
-async def test_penalty_stretches_the_interval(limiter: RateLimiter) -> None:
+async def test_error_6_pauses_the_token_then_the_pace_resumes(
+    redis_client: aioredis.Redis,
+) -> None:
+    limiter = RateLimiter(redis_client, prefix=f"test-rl-{uuid.uuid4().hex[:8]}", pause_s=0.3)
     key = token_key("penalized")
-    await limiter.penalize(key)
     assert await limiter.try_acquire(key, 10.0) == 0.0
-    wait = await limiter.try_acquire(key, 10.0)
-    assert 0.1 < wait <= 0.15
+    await limiter.penalize(key)
+    paused = await limiter.try_acquire(key, 10.0)
+    assert 0.25 < paused <= 0.3
+    assert await limiter.acquire(key, 10.0) >= 0.25
+    # after the pause, the usual interval (1.133 / 10 s)
+    assert 0.1 < await limiter.try_acquire(key, 10.0) <= 0.1133
+    # a pause never pulls closer a slot that is already later than it (1.133 s at 1/s)
+    other = token_key("slow-paced")
+    assert await limiter.try_acquire(other, 1.0) == 0.0
+    await limiter.penalize(other)
+    assert 1.0 < await limiter.try_acquire(other, 1.0) <= 1.133
 
 
 async def test_burst_allows_that_many_at_once(redis_client: aioredis.Redis) -> None:
