@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Table
+from sqlalchemy import ColumnElement, Connection, Executable, RowMapping, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
@@ -23,6 +23,7 @@ __all__ = [
     "chunked",
     "dedupe",
     "page_offset",
+    "page_rows",
     "record_of",
     "rows_per_statement",
     "table_of",
@@ -130,6 +131,24 @@ def page_offset(page: int, limit: int) -> int:
         raise ValidationError(f"page must be >= 1, got {page}", ErrorCode.INVALID_INPUT)
     validate_page(0, limit)
     return (page - 1) * limit
+
+
+def page_rows(
+    connection: Connection,
+    query: Executable,
+    counted: Executable,
+    values: Mapping[str, Any],
+    offset: int,
+) -> tuple[Sequence[RowMapping], int]:
+    """One page's rows and the total that matches, read on ``connection`` (a reader
+    thread's).  ``query`` carries the total in a ``total`` column (one consistent read);
+    only a page past the end runs ``counted``, and an empty first page needs no count."""
+    rows = connection.execute(query, values).mappings().all()
+    if rows:
+        return rows, int(rows[0]["total"])
+    if offset == 0:
+        return rows, 0
+    return rows, int(connection.scalar(counted, values) or 0)
 
 
 class Repository:

@@ -35,6 +35,7 @@ from vk_collector.storage.repositories._base import (
     chunked,
     dedupe,
     page_offset,
+    page_rows,
     record_of,
     rows_per_statement,
     table_of,
@@ -182,13 +183,7 @@ def group_page(
             values["status"] = GroupStatus(status)
         if upload_task_id is not None:
             values["upload_task_id"] = upload_task_id
-    rows = connection.execute(query, values).mappings().all()
-    if rows:
-        total = int(rows[0]["total"])
-    elif offset == 0:
-        total = 0  # nothing matches at all: no second statement
-    else:
-        total = int(connection.scalar(counted, values) or 0)
+    rows, total = page_rows(connection, query, counted, values, offset)
     return Page([_row_record(row) for row in rows], total, offset, limit)
 
 

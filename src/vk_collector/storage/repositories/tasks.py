@@ -38,6 +38,7 @@ from vk_collector.storage.records import (
 from vk_collector.storage.repositories._base import (
     Repository,
     page_offset,
+    page_rows,
     record_of,
     table_of,
 )
@@ -163,13 +164,7 @@ def task_page(
         values["status"] = TaskStatus(status)
     if type is not None:
         values["type"] = TaskType(type)
-    rows = connection.execute(query, values).mappings().all()
-    if rows:
-        total = int(rows[0]["total"])
-    elif offset == 0:
-        total = 0  # nothing matches at all: no second statement
-    else:
-        total = int(connection.scalar(counted, values) or 0)
+    rows, total = page_rows(connection, query, counted, values, offset)
     return Page([_task_row_record(row) for row in rows], total, offset, limit)
 
 
