@@ -251,6 +251,18 @@ async def test_errors_are_text_the_client_can_show(api: Api) -> None:
     assert isinstance(body["executionTime"], int)
     missing = _json(await api.client.get("/api/tasks/424242"), 404)
     assert missing["error"] == "task 424242 not found"
+    # GroupsUploadForm.vue and stores/groups.ts show data.message alone
+    empty = _json(
+        await api.client.post(
+            "/api/groups/upload?encoding=utf-8",
+            files={"file": ("groups.txt", b"", "text/plain")},
+        ),
+        400,
+    )
+    assert empty["message"] == empty["error"] == "the file is empty"
+    gone = _json(await api.client.delete("/api/groups/424242"), 404)
+    assert gone["message"] == gone["error"]
+    assert "424242" in gone["message"]
 
 
 async def test_cors_lets_the_clients_own_origin_call_the_api(
