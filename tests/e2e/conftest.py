@@ -55,7 +55,8 @@ class Api:
 
     async def error(self, method: str, path: str, status: int, **kwargs: Any) -> dict[str, Any]:
         """``{code, message, details?}`` of a failed enveloped answer (asserts the
-        envelope: ``error`` is the message text, ``code`` and ``details`` beside it)."""
+        envelope: ``error`` is the message text, repeated as ``message``, ``code`` and
+        ``details`` beside it)."""
         response = await self.client.request(method, path, **kwargs)
         assert response.status_code == status, response.text
         body = response.json()
@@ -63,6 +64,7 @@ class Api:
         assert set(body) - {"details"} == {
             "success",
             "error",
+            "message",
             "code",
             "timestamp",
             "requestId",
@@ -71,6 +73,7 @@ class Api:
         assert body["requestId"] == response.headers["x-request-id"]
         assert isinstance(body["error"], str), body
         assert body["error"], body
+        assert body["message"] == body["error"], body  # the original client reads either
         assert isinstance(body["code"], str), body
         assert body["code"], body
         assert isinstance(body["executionTime"], int), body

@@ -66,6 +66,33 @@ async def test_groups_page_loads_pages_searches_and_sorts(api: Api) -> None:
     assert len(everything["data"]) == 3
 
 
+async def test_groups_filter_panel_sorts_and_extra_filters(api: Api) -> None:
+    ids = await _store_groups(api)
+    # GroupsFiltersPanel.vue onFilterChange(): no status when "all", its own sort names,
+    # and its date and error-count fields, which filter nothing here
+    extra = "dateFrom=2020-01-01&dateTo=2100-01-01&errorsMin=0&errorsMax=5"
+    orders = {
+        "groupId": [11, 22, 33],
+        "name": [11, 22, 33],
+        "errorsCount": [11, 22, 33],  # no community has errors recorded: by id
+    }
+    for sort_by, vk_ids in orders.items():
+        for order, expected in (("asc", vk_ids), ("desc", vk_ids[::-1])):
+            body = _json(
+                await api.client.get(
+                    f"/api/groups?page=1&limit=20&sortBy={sort_by}&sortOrder={order}&{extra}"
+                ),
+                200,
+            )
+            assert [g["vkId"] for g in body["data"]] == expected, (sort_by, order)
+    for sort_by in ("status", "uploadedAt", "lastCheckedAt"):
+        body = _json(await api.client.get(f"/api/groups?sortBy={sort_by}&sortOrder=asc"), 200)
+        assert sorted(g["id"] for g in body["data"]) == sorted(ids)
+    refused = await api.client.get("/api/groups?sortBy=errors_count")
+    assert refused.status_code == 400
+    assert "sortBy" in refused.json()["error"]
+
+
 async def test_groups_single_batch_and_clear_all_deletes(api: Api) -> None:
     ids = await _store_groups(api)
     _json(await api.client.delete(f"/api/groups/{ids[0]}"), 200)
@@ -224,6 +251,18 @@ async def test_errors_are_text_the_client_can_show(api: Api) -> None:
     assert isinstance(body["executionTime"], int)
     missing = _json(await api.client.get("/api/tasks/424242"), 404)
     assert missing["error"] == "task 424242 not found"
+    # GroupsUploadForm.vue and stores/groups.ts show data.message alone
+    empty = _json(
+        await api.client.post(
+            "/api/groups/upload?encoding=utf-8",
+            files={"file": ("groups.txt", b"", "text/plain")},
+        ),
+        400,
+    )
+    assert empty["message"] == empty["error"] == "the file is empty"
+    gone = _json(await api.client.delete("/api/groups/424242"), 404)
+    assert gone["message"] == gone["error"]
+    assert "424242" in gone["message"]
 
 
 async def test_cors_lets_the_clients_own_origin_call_the_api(

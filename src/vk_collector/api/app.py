@@ -103,8 +103,8 @@ def create_app(
         description=(
             "Collects VK communities, their recent posts and every comment through a job "
             "queue.  Every JSON answer is an envelope {success, data, message?, timestamp, "
-            'requestId, executionTime}; errors are {success: false, error: "<message>", code, '
-            "details?}."
+            'requestId, executionTime}; errors are {success: false, error: "<message>", '
+            'message: "<message>", code, details?}.'
         ),
         lifespan=lifespan,
         responses=_ERRORS,

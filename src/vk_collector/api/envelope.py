@@ -2,9 +2,11 @@
 
 Success: ``{success: true, data, message?, timestamp, requestId, executionTime}``; a
 page of a list adds ``pagination: {page, limit, total, totalPages, hasNext, hasPrev}``.
-Failure: ``{success: false, error: "<message>", code, details?, timestamp, requestId,
-executionTime}``: ``error`` is the human-readable text (the original web client shows
-``data.error || data.message``), ``code`` the machine-readable reason.
+Failure: ``{success: false, error: "<message>", message: "<message>", code, details?,
+timestamp, requestId, executionTime}``: ``error`` is the human-readable text (the
+original web client shows ``data.error || data.message`` in most places and
+``data.message`` alone in its upload form and group actions, so ``message`` repeats it),
+``code`` the machine-readable reason.
 ``executionTime`` is the milliseconds since the request entered the app (see
 :func:`request_started`); it is absent outside a request.
 Field names are camelCase on the wire; Python code uses snake_case.
@@ -92,6 +94,10 @@ class PageEnvelope(ApiModel, Generic[T]):
 class ErrorEnvelope(ApiModel):
     success: bool = False
     error: str = Field(description="What went wrong, for a person to read")
+    message: str = Field(
+        description="The same text as error: the original web client's upload form and "
+        "group actions show data.message"
+    )
     code: str = Field(description="Machine-readable reason, e.g. NOT_FOUND, INVALID_INPUT")
     details: dict[str, Any] | None = None
     timestamp: str
@@ -138,6 +144,7 @@ def error_envelope(
     """The error envelope as JSON-ready data (exception handlers answer with it)."""
     body = ErrorEnvelope(
         error=message,
+        message=message,
         code=code,
         details=details or None,
         timestamp=utc_now_iso(),

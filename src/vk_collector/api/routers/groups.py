@@ -69,8 +69,12 @@ _SORT_FIELDS = {
     "uploaded_at": "created_at",
     "members_count": "members_count",
     "vk_id": "vk_id",
+    # the original client's filter panel (GroupsFiltersPanel.vue); its own backend refused
+    # these.  A community carries no error count here (one VK refuses is reported in its
+    # upload task's errors), so every community counts 0 and errorsCount orders by id.
     "groupId": "vk_id",
     "lastCheckedAt": "updated_at",
+    "errorsCount": "id",
 }
 SortBy = Literal[
     "id",
@@ -87,6 +91,7 @@ SortBy = Literal[
     "vk_id",
     "groupId",
     "lastCheckedAt",
+    "errorsCount",
 ]
 StatusFilter = Literal["all", "valid", "invalid", "duplicate", "active", "inactive", "pending"]
 _STATUS_ALIASES = {  # the original's filter names for the stored statuses
