@@ -58,6 +58,7 @@ from sqlalchemy import text
 
 from vk_collector.bootstrap import Runtime
 from vk_collector.embedded import EmbeddedValkey
+from vk_collector.gc_tuning import tune_for_service
 from vk_collector.log import configure
 from vk_collector.pipelines import CollectRequest
 from vk_collector.queue.keys import vk_key_prefix
@@ -125,6 +126,7 @@ def _serve(
     for owner_id, post_id in warm:
         dataset.comment_tree(owner_id, post_id)
     warm_s = time.monotonic() - started
+    tune_for_service()  # the trees stay out of every collection, as in `vk-collector emulator`
     with EmulatorServer(config, dataset=dataset) as server:
         conn.send((server.url, warm_s))
         while conn.recv() == "cpu":  # anything else (or the pipe closing) stops the server
@@ -259,6 +261,7 @@ async def run_pipeline(
     assert settings.redis.url is not None
     runtime = Runtime.create(settings, settings.redis.url, with_workers=True)
     await runtime.start()
+    tune_for_service()  # as `vk-collector serve` and `worker` do once started
     try:
         ids = "\n".join(str(g) for g in groups).encode()
         upload = await runtime.pipelines.upload_groups(ids, max_bytes=1 << 20)

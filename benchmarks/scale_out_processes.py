@@ -52,6 +52,7 @@ def serve_emulator(groups: int, comments: int, limit: int, max_tokens: int) -> N
     sys.path.insert(0, str(HERE))
     from collect_end_to_end import HeavyDataset, open_groups, recent_posts
 
+    from vk_collector.gc_tuning import tune_for_service
     from vk_emulator.config import EmulatorConfig
     from vk_emulator.server import EmulatorServer
 
@@ -78,6 +79,7 @@ def serve_emulator(groups: int, comments: int, limit: int, max_tokens: int) -> N
         walls.append((group, len(recent), sum(len(p.thread_sizes) for p in recent)))
     if len(walls) < groups or sum(w[2] for w in walls) < comments:
         raise RuntimeError(f"{len(walls)} open communities hold fewer than {comments} comments")
+    tune_for_service()  # the trees stay out of every collection, as in `vk-collector emulator`
     server = EmulatorServer(config, dataset=dataset).start()
     try:
         built = {"trees": sum(w[1] for w in walls), "build_s": time.monotonic() - started}

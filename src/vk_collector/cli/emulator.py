@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from vk_collector.gc_tuning import tune_for_service
 from vk_emulator.config import EmulatorConfig, FaultConfig
 from vk_emulator.server import EmulatorServer
 
@@ -171,6 +172,7 @@ def emulator(
         typer.echo("Point vk-collector at it with:")
         typer.echo(f"  VK_API_URL={server.url} VK_TOKENS={first_token}")
         typer.echo("Press Ctrl-C to stop.", err=True)
+        tune_for_service()
         server.serve_forever()
     except KeyboardInterrupt:
         pass

@@ -17,6 +17,7 @@ import uvicorn
 
 from vk_collector.api import create_app
 from vk_collector.cli.common import EXIT_FAILED, EXIT_USAGE, err_console, fail, load, using_redis
+from vk_collector.gc_tuning import tune_for_service
 from vk_collector.serving import RateLimitedLog, hardened_options
 
 __all__ = ["is_loopback", "serve"]
@@ -92,6 +93,7 @@ def serve(
         # uvicorn re-raises a caught SIGTERM once it has shut down, which would kill the
         # process by signal; a handler of ours turns that into a normal exit (code 0).
         previous = signal.signal(signal.SIGTERM, lambda *_: None)
+        tune_for_service()
         try:
             server.run()
         finally:

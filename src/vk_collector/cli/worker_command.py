@@ -10,6 +10,7 @@ import typer
 
 from vk_collector.bootstrap import Runtime
 from vk_collector.cli.common import err_console, load, run, using_redis
+from vk_collector.gc_tuning import tune_for_service
 from vk_collector.queue.config import QueueName
 
 __all__ = ["worker"]
@@ -41,6 +42,7 @@ def worker(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await runtime.start()
+        tune_for_service()
         chosen = list(queue or [q.value for q in QueueName])
         if QueueName.VK_COLLECT.value in chosen and QueueName.VK_COLLECT_GROUP.value not in chosen:
             chosen.append(QueueName.VK_COLLECT_GROUP.value)  # build_workers adds it too
