@@ -178,18 +178,19 @@ class VkCollectQueueOptions(QueueOptions):
 
 class VkCollectGroupQueueOptions(QueueOptions):
     """vk-collect-group (one community of a collection task, a child of the task's
-    vk-collect job): 5 attempts, no delay, four communities at a time per worker; finished
+    vk-collect job): 5 attempts, no delay, eight communities at a time per worker; finished
     children are kept (1000) so a re-run parent finds them and adds no duplicates.
 
-    Four, not two: the communities of a process share ``execute`` requests (the
-    process-wide batcher), and with four at once a request carries 1.3-3.5 more pages of
-    its 25 than with two (benchmarks/scale_out.py, docs/PERFORMANCE.md "Scale-out") for
-    about 15 MB more per worker; eight adds little more and brings more errors 6 with
-    several processes.  Each community in flight holds at most its flow's backlog
-    (50,000 rows) in memory."""
+    Eight, not two: the communities of a process share ``execute`` requests (the
+    process-wide batcher), and a new community's ``wall.get`` and first pages take
+    about a second before its pages are planned, so more at once keep requests full.
+    On 3-post walls (benchmarks/scale_out.py, docs/PERFORMANCE.md "Scale-out") a
+    request carried 22.6-23.3 of 25 pages with four and 23.8-24.2 with eight, and the
+    runs reached 0.77-0.79 and 0.81-0.82 of N x 7,500, for 0-30 MB more per worker.
+    Each community in flight holds at most its flow's backlog (50,000 rows) in memory."""
 
     attempts: int = Field(default=5, ge=1, le=100)
-    concurrency: int = Field(default=4, ge=1, le=1000)
+    concurrency: int = Field(default=8, ge=1, le=1000)
     remove_on_complete: int = Field(default=1000, ge=0)
     remove_on_fail: int = Field(default=1000, ge=0)
 

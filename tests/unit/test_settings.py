@@ -20,7 +20,7 @@ def test_defaults_are_the_embedded_ones() -> None:
     assert settings.queues.vk_collect.attempts == 5
     assert settings.queues.vk_collect.delay_ms == 2000
     assert settings.queues.process_groups.concurrency == 2
-    assert settings.queues.vk_collect_group.concurrency == 4
+    assert settings.queues.vk_collect_group.concurrency == 8
 
 
 def test_short_names_users_set(monkeypatch: pytest.MonkeyPatch) -> None:
