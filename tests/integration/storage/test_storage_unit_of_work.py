@@ -97,3 +97,35 @@ async def test_a_read_only_unit_of_work_does_not_wait_for_a_writer(any_database:
             assert await asyncio.wait_for(reader.groups.count(), timeout=2) == 0
         await writer.commit()
     assert await _group_count(any_database) == 1
+
+
+async def test_a_cancel_during_the_rollback_still_releases_the_connection(
+    any_database: Database,
+) -> None:
+    """A cancelled job's task is cancelled again while it ends (``cancel_until_done``):
+    the rollback must still finish, or on SQLite the write lock stays held."""
+    holding = asyncio.Event()
+
+    async def hold() -> None:
+        async with any_database.unit_of_work() as uow:
+            await uow.groups.upsert_many([GroupData(vk_id=1, name="one")])
+            holding.set()
+            await asyncio.Event().wait()
+
+    task = asyncio.create_task(hold())
+    await holding.wait()
+    # as cancel_until_done does, only harder: again at every turn of the loop, so every
+    # await of the rollback and of the close is hit
+    turns = 0
+    while not task.done():
+        task.cancel()
+        await asyncio.sleep(0)
+        turns += 1
+    assert turns > 2  # the end of the unit of work was cancelled more than once
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    async with asyncio.timeout(3):  # the busy timeout is longer: a held lock fails here
+        async with any_database.unit_of_work() as uow:
+            await uow.groups.upsert_many([GroupData(vk_id=2, name="two")])
+            await uow.commit()
+    assert await _group_count(any_database) == 1
