@@ -54,9 +54,10 @@ async def test_twenty_percent_transient_faults_change_nothing_that_is_stored(
     emulator: EmulatorServer,
     emulator_factory: EmulatorFactory,
 ) -> None:
-    # seed 12 draws every kind within the first 40 requests (the run sends about 60)
+    # seed 2181 draws every kind within the first 7 requests; the run sends a few dozen,
+    # fewer when the batcher fills requests better (seed 12 needed 29 and failed once)
     faults = FaultConfig(
-        error_1=0.04, error_6=0.04, error_10=0.04, http_5xx=0.04, non_json=0.04, seed=12
+        error_1=0.04, error_6=0.04, error_10=0.04, http_5xx=0.04, non_json=0.04, seed=2181
     )
     # the same dataset (same seed and anchor hour) as the fault-free session emulator
     faulty = emulator_factory(faults=faults, anchor_time=emulator.dataset.anchor_time)
