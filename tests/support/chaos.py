@@ -96,6 +96,10 @@ def service_env(
         "VKC_QUEUE_VK_COLLECT_GROUP__BACKOFF_DELAY_MS": "500",
         "VKC_QUEUE_VK_COLLECT_GROUP__LOCK_DURATION_MS": "2000",
         "VKC_QUEUE_VK_COLLECT_GROUP__STALLED_INTERVAL_MS": "1000",
+        # two communities at once, not the default eight: the collection must outlast the
+        # five faults injected into it, and with eight sharing requests a ten-community
+        # task sometimes ended before the last one
+        "VKC_QUEUE_VK_COLLECT_GROUP__CONCURRENCY": "2",
         "VKC_QUEUE_PROCESS_GROUPS__BACKOFF_DELAY_MS": "500",
         "VKC_QUEUE_PROCESS_GROUPS__LOCK_DURATION_MS": "2000",
         "VKC_QUEUE_PROCESS_GROUPS__STALLED_INTERVAL_MS": "1000",
