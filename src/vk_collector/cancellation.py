@@ -8,15 +8,21 @@ task that is sending a command, as bullmq's ``QueueEvents.close()`` and
 ``Worker.close()`` do once, can be lost; the task then blocks in ``XREAD`` or
 ``BZPOPMIN`` until the server-side timeout (seconds).  :func:`cancel_until_done`
 repeats the cancellation until the work is over.
+
+The other side of that: cleanup that must not be cut short (ending a transaction,
+closing a database connection) runs under :func:`finish_despite_cancellation`, which
+absorbs those repeated cancellations until the cleanup is over and raises one after.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 
-__all__ = ["cancel_until_done"]
+__all__ = ["cancel_until_done", "finish_despite_cancellation"]
+
+T = TypeVar("T")
 
 RECANCEL_EVERY_S = 0.01
 
@@ -42,3 +48,24 @@ async def cancel_until_done(
         if victim is not None and not victim.done():
             victim.cancel()
     return pending
+
+
+async def finish_despite_cancellation(work: Awaitable[T]) -> T:
+    """Run ``work`` to its end even when the calling task is cancelled, any number of
+    times, meanwhile; then return its result or raise its exception, or, when a
+    cancellation arrived, raise :class:`asyncio.CancelledError`.
+
+    Unbounded by design: use it only for work that ends on its own (a rollback, a
+    connection's close behind the statement in flight, which SQLite's busy timeout
+    bounds)."""
+    finishing = asyncio.ensure_future(work)
+    cancelled = False
+    while not finishing.done():
+        try:
+            await asyncio.shield(finishing)
+        except asyncio.CancelledError:
+            cancelled = True
+    result = finishing.result()
+    if cancelled:
+        raise asyncio.CancelledError
+    return result

@@ -11,6 +11,8 @@ deferred ``BEGIN`` instead, so long reads never hold the write lock; one opened 
 mode), so each statement reads its own snapshot (see :meth:`Database.read`).  A
 connection handed back to the pool is rolled back only when a transaction is open.
 JSON columns are decoded with msgspec (:func:`_json_loads`), on both backends.
+The async SQLite engine runs on :mod:`vk_collector.storage.sqlite_dialect` (aiosqlite
+with a terminate that cannot leave the write lock held).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
+from vk_collector.storage.sqlite_dialect import DRIVER_NAME as SQLITE_DRIVER
 from vk_collector.storage.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
@@ -152,7 +155,7 @@ def create_engine(
     if backend == "sqlite":
         _ensure_sqlite_file(parsed.database)
         engine = _create_async_engine(
-            url,
+            parsed.set(drivername=SQLITE_DRIVER),
             echo=echo,
             pool_timeout=pool_timeout_s,
             pool_reset_on_return=None,

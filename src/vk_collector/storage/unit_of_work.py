@@ -25,12 +25,12 @@ the busy timeout (a cancelled collection's parent job then waited ~14 s to end).
 
 from __future__ import annotations
 
-import asyncio
 from types import TracebackType
 from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from vk_collector.cancellation import finish_despite_cancellation
 from vk_collector.errors import ErrorCode, StorageError
 from vk_collector.storage.repositories import (
     CommentRepository,
@@ -102,16 +102,7 @@ class UnitOfWork:
         session, self._session = self._session, None
         if session is None:
             return
-        ending = asyncio.ensure_future(_end(session))
-        cancelled = False
-        while not ending.done():
-            try:
-                await asyncio.shield(ending)
-            except asyncio.CancelledError:
-                cancelled = True  # finish releasing the connection first
-        ending.result()
-        if cancelled:
-            raise asyncio.CancelledError
+        await finish_despite_cancellation(_end(session))
 
     async def commit(self) -> None:
         await self.session.commit()

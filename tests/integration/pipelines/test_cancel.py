@@ -28,10 +28,6 @@ async def runtime(
     settings: Settings, redis_url: str, emulator: EmulatorServer
 ) -> AsyncIterator[Runtime]:
     slow = pipeline_settings(settings, emulator, rps_user=2.0)
-    # two communities at once, as the fan-out tests: with the default eight, cancelling
-    # many at once sometimes leaves SQLite's write lock held until the busy timeout
-    # (an open bug, see docs/OPERATIONS.md "Known issues")
-    slow.queues.vk_collect_group.concurrency = 2
     rt = Runtime.create(slow, redis_url, with_workers=True)
     await rt.start()
     yield rt

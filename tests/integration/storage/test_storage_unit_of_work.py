@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import sqlite3
 
 import pytest
+from sqlalchemy.engine import make_url
 
+from vk_collector.cancellation import cancel_until_done
 from vk_collector.errors import StorageError
 from vk_collector.storage import Database, GroupData, TaskType
 
@@ -129,3 +133,54 @@ async def test_a_cancel_during_the_rollback_still_releases_the_connection(
             await uow.groups.upsert_many([GroupData(vk_id=2, name="two")])
             await uow.commit()
     assert await _group_count(any_database) == 1
+
+
+def _write_lock_is_free(sqlite_url: str) -> bool:
+    """Whether another connection gets SQLite's write lock within a second (the
+    busy timeout of a blocked writer is 15 s)."""
+    probe = sqlite3.connect(str(make_url(sqlite_url).database), timeout=1.0)
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+        probe.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:  # database is locked
+        return False
+    finally:
+        probe.close()
+
+
+async def test_a_statement_cut_short_by_a_cancel_leaves_no_write_lock(
+    database: Database, sqlite_url: str
+) -> None:
+    """A job's task is cancelled in the middle of a statement, and again every 10 ms
+    until it ends; SQLAlchemy then closes the connection.  Closed with a statement
+    still open, SQLite keeps it as a zombie that holds the write lock until garbage
+    collection; and when the statement was a ``BEGIN IMMEDIATE`` still waiting for the
+    lock (every other step here: another writer holds it for 50 ms), a repeated cancel
+    used to cut the close short, and the connection got the lock after all and kept
+    it.  Either way every other writer waited out the busy timeout."""
+
+    async def write_forever() -> None:
+        for n in itertools.count(1):
+            async with database.unit_of_work() as uow:
+                await uow.groups.upsert_many([GroupData(vk_id=n, name="g")])
+                await uow.groups.count()
+                await uow.commit()
+
+    other = sqlite3.connect(str(make_url(sqlite_url).database), isolation_level=None)
+    loop = asyncio.get_running_loop()
+    locked_after = []
+    try:
+        for step in range(60):  # cancel 0, 0.5, 1, ... 29.5 ms after the start
+            contended = step % 2 == 1
+            if contended:
+                other.execute("BEGIN IMMEDIATE")
+                loop.call_later(0.05, other.execute, "ROLLBACK")
+            task = asyncio.create_task(write_forever())
+            await asyncio.sleep(step * 0.0005)
+            assert not await cancel_until_done({task}, lambda t=task: t, within_s=5)
+            if not _write_lock_is_free(sqlite_url):
+                locked_after.append(step)
+    finally:
+        other.close()
+    assert locked_after == []
