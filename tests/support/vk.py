@@ -12,6 +12,7 @@ from vk_collector.settings import VkSettings
 from vk_collector.vk.client import VkClient
 from vk_collector.vk.collect import FetchedComment, iter_posts_comments
 from vk_collector.vk.identifiers import GroupRef
+from vk_emulator import Dataset
 
 APICLUB = GroupRef(screen_name="apiclub")
 
@@ -53,3 +54,8 @@ async def post_comments(
     """Every comment of one post, as stored (in the order the answers came)."""
     batches = await post_comment_batches(client, owner_id, post_id, include_replies)
     return [comment for batch in batches for comment in batch]
+
+
+def comment_texts(dataset: Dataset, key: tuple[int, int]) -> set[tuple[int, int | None, str]]:
+    """What the emulator serves for one post, as ``(id, thread_root, text)``."""
+    return {(c.id, c.thread_root, c.text) for c in dataset.comments(*key)}

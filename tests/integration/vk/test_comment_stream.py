@@ -11,20 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
 
 from vk_collector.errors import ErrorSeverity, VkApiError
 from vk_collector.vk.client import VkClient
 from vk_collector.vk.collect import CommentBatch, PostKey, stream_comments
 from vk_emulator import Dataset, EmulatorServer
 
-from support.emulator import USER_TOKEN
-from support.vk import fast_vk_settings
+from support.vk import comment_texts
 
 pytestmark = pytest.mark.instant_retries
 
@@ -59,37 +55,8 @@ class HoldFirstExecute(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
-@pytest.fixture
-async def client_with(
-    redis_client: aioredis.Redis, emulator: EmulatorServer
-) -> AsyncIterator[type[VkClient]]:
-    clients: list[VkClient] = []
-    prefix = f"test-stream-{uuid.uuid4().hex[:8]}"
-
-    class Made(VkClient):
-        def __init__(
-            self, transport: httpx.AsyncBaseTransport | None = None, token: str = USER_TOKEN
-        ) -> None:
-            super().__init__(
-                fast_vk_settings(emulator.url, [token]),
-                redis=redis_client,
-                key_prefix=prefix,
-                transport=transport,
-                concurrency=3,
-            )
-            clients.append(self)
-
-    yield Made
-    for client in clients:
-        await client.aclose()
-
-
 def posts_of(dataset: Dataset, groups: range) -> list[PostKey]:
     return [(p.owner_id, p.id) for g in groups for p in dataset.posts(g)]
-
-
-def expected(dataset: Dataset, key: PostKey) -> set[tuple[int, int | None, str]]:
-    return {(c.id, c.thread_root, c.text) for c in dataset.comments(*key)}
 
 
 async def collect(client: VkClient, posts: list[PostKey]) -> list[CommentBatch]:
@@ -101,11 +68,11 @@ async def collect(client: VkClient, posts: list[PostKey]) -> list[CommentBatch]:
 
 
 async def test_requests_keep_flowing_while_one_answer_is_slow(
-    emulator: EmulatorServer, client_with: type[VkClient]
+    emulator: EmulatorServer, vk_client_factory: type[VkClient]
 ) -> None:
     posts = posts_of(emulator.dataset, range(1, 6))  # ~125 posts: 5+ full first requests
     transport = HoldFirstExecute(others_needed=4)
-    batches = await collect(client_with(transport), posts)
+    batches = await collect(vk_client_factory(transport), posts)
 
     assert transport.released_by_others.is_set(), transport.completed_meanwhile
     done = {(b.owner_id, b.post_id) for b in batches if b.done}
@@ -114,11 +81,11 @@ async def test_requests_keep_flowing_while_one_answer_is_slow(
 
 
 async def test_a_posts_done_batch_comes_after_all_its_comments(
-    emulator: EmulatorServer, client_with: type[VkClient]
+    emulator: EmulatorServer, vk_client_factory: type[VkClient]
 ) -> None:
     dataset = emulator.dataset
     posts = posts_of(dataset, range(1, 4))
-    batches = await collect(client_with(), posts)
+    batches = await collect(vk_client_factory(), posts)
 
     finished: set[PostKey] = set()
     got: dict[PostKey, set[tuple[int, int | None, str]]] = {}
@@ -135,15 +102,15 @@ async def test_a_posts_done_batch_comes_after_all_its_comments(
     assert several, "no post spread over several answers: the order was not exercised"
     for key in posts:
         if not dataset.post(*key).comments_disabled:  # type: ignore[union-attr]
-            assert got[key] == expected(dataset, key)
+            assert got[key] == comment_texts(dataset, key)
 
 
 async def test_an_invalid_token_ends_the_stream_with_its_error(
-    emulator: EmulatorServer, client_with: type[VkClient]
+    emulator: EmulatorServer, vk_client_factory: type[VkClient]
 ) -> None:
     posts = posts_of(emulator.dataset, range(1, 3))
     with pytest.raises(VkApiError) as caught:
-        await collect(client_with(token="not-a-known-token-123"), posts)
+        await collect(vk_client_factory(token="not-a-known-token-123"), posts)
     assert caught.value.error_code == 5
     assert caught.value.severity is ErrorSeverity.PERMANENT
     errors = emulator.stats()["errors"]

@@ -16,13 +16,10 @@ import contextlib
 import json
 import math
 import re
-import uuid
-from collections.abc import AsyncIterator
 from urllib.parse import parse_qs
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
 
 from vk_collector.errors import VkApiError
 from vk_collector.vk.client import VkClient
@@ -30,9 +27,8 @@ from vk_collector.vk.collect import CommentBatch, PostKey, fetch_recent_posts, s
 from vk_collector.vk.page_batcher import batcher_for
 from vk_emulator import Dataset, EmulatorServer
 
-from support.emulator import USER_TOKEN
 from support.polling import eventually
-from support.vk import fast_vk_settings
+from support.vk import comment_texts
 
 pytestmark = pytest.mark.instant_retries
 
@@ -59,40 +55,8 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
-@pytest.fixture
-async def make_client(
-    redis_client: aioredis.Redis, emulator: EmulatorServer
-) -> AsyncIterator[type[VkClient]]:
-    clients: list[VkClient] = []
-    prefix = f"test-batcher-{uuid.uuid4().hex[:8]}"
-
-    class Made(VkClient):
-        def __init__(
-            self,
-            transport: httpx.AsyncBaseTransport | None = None,
-            token: str = USER_TOKEN,
-            rps: float = 10_000,
-        ) -> None:
-            super().__init__(
-                fast_vk_settings(emulator.url, [token], rps_user=rps),
-                redis=redis_client,
-                key_prefix=prefix,
-                transport=transport,
-                concurrency=3,
-            )
-            clients.append(self)
-
-    yield Made
-    for client in clients:
-        await client.aclose()
-
-
 def posts_of(dataset: Dataset, group_id: int) -> list[PostKey]:
     return [(p.owner_id, p.id) for p in dataset.posts(group_id)]
-
-
-def expected(dataset: Dataset, key: PostKey) -> set[tuple[int, int | None, str]]:
-    return {(c.id, c.thread_root, c.text) for c in dataset.comments(*key)}
 
 
 async def collect(
@@ -106,12 +70,12 @@ async def collect(
 
 
 async def test_pages_of_two_communities_share_execute_requests(
-    emulator: EmulatorServer, make_client: type[VkClient]
+    emulator: EmulatorServer, vk_client_factory: type[VkClient]
 ) -> None:
     dataset = emulator.dataset
     first, second = posts_of(dataset, 1), posts_of(dataset, 2)
     transport = RecordingTransport()
-    client = make_client(transport, rps=5)  # spaced grants: answers come back between them
+    client = vk_client_factory(transport, rps=5)  # spaced grants: answers come back between them
 
     one, two = await asyncio.gather(
         collect(client, first, include_replies=False),
@@ -129,11 +93,11 @@ async def test_pages_of_two_communities_share_execute_requests(
 
 
 async def test_wall_get_rides_with_comment_pages(
-    emulator: EmulatorServer, make_client: type[VkClient]
+    emulator: EmulatorServer, vk_client_factory: type[VkClient]
 ) -> None:
     dataset = emulator.dataset
     transport = RecordingTransport()
-    client = make_client(transport, rps=20)
+    client = vk_client_factory(transport, rps=20)
 
     batches, posts = await asyncio.gather(
         collect(client, posts_of(dataset, 1), include_replies=False),
@@ -155,10 +119,10 @@ async def test_wall_get_rides_with_comment_pages(
 
 
 async def test_a_failed_request_reaches_every_stream_in_it(
-    emulator: EmulatorServer, make_client: type[VkClient]
+    emulator: EmulatorServer, vk_client_factory: type[VkClient]
 ) -> None:
     dataset = emulator.dataset
-    client = make_client(token="a-token-vk-does-not-know-7")  # VK answers 5 to anything
+    client = vk_client_factory(token="a-token-vk-does-not-know-7")  # VK answers 5 to anything
 
     outcomes = await asyncio.gather(
         collect(client, posts_of(dataset, 1)[:5]),
@@ -173,10 +137,10 @@ async def test_a_failed_request_reaches_every_stream_in_it(
 
 
 async def test_closing_one_stream_leaves_the_other_complete(
-    emulator: EmulatorServer, make_client: type[VkClient]
+    emulator: EmulatorServer, vk_client_factory: type[VkClient]
 ) -> None:
     dataset = emulator.dataset
-    client = make_client()
+    client = vk_client_factory()
     kept_posts = posts_of(dataset, 2)
 
     async def close_early() -> int:
@@ -194,16 +158,16 @@ async def test_closing_one_stream_leaves_the_other_complete(
         got[(batch.owner_id, batch.post_id)] |= {
             (c.comment_id, c.parent_comment_id, c.text) for c in batch.comments
         }
-    assert got == {key: expected(dataset, key) for key in kept_posts}
+    assert got == {key: comment_texts(dataset, key) for key in kept_posts}
     assert {(b.owner_id, b.post_id) for b in kept if b.done} == set(kept_posts)
     batcher = batcher_for(client)
     await eventually(lambda: batcher.senders == 0, within=5)
 
 
 async def test_a_cancelled_call_leaves_no_sender_behind(
-    emulator: EmulatorServer, make_client: type[VkClient]
+    emulator: EmulatorServer, vk_client_factory: type[VkClient]
 ) -> None:
-    client = make_client(rps=2)  # the second grant is 0.57 s away
+    client = vk_client_factory(rps=2)  # the second grant is 0.57 s away
     batcher = batcher_for(client)
     assert len(await fetch_recent_posts(client, -1, 1)) == 1  # takes the first slot
 
@@ -218,9 +182,9 @@ async def test_a_cancelled_call_leaves_no_sender_behind(
 
 
 async def test_closing_the_client_ends_an_open_stream(
-    emulator: EmulatorServer, make_client: type[VkClient]
+    emulator: EmulatorServer, vk_client_factory: type[VkClient]
 ) -> None:
-    client = make_client(rps=2)
+    client = vk_client_factory(rps=2)
     batcher = batcher_for(client)
     stream = stream_comments(client, posts_of(emulator.dataset, 1))
     async with contextlib.aclosing(stream):
