@@ -21,14 +21,10 @@ from __future__ import annotations
 
 import gc
 
-import structlog
-
 __all__ = ["YOUNG_THRESHOLD", "tune_for_service"]
 
 YOUNG_THRESHOLD = 50_000
 """Allocations (net of deallocations) between young-generation collections."""
-
-log = structlog.get_logger(__name__)
 
 
 def tune_for_service() -> None:
@@ -37,4 +33,3 @@ def tune_for_service() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(YOUNG_THRESHOLD, 20, 10)
-    log.info("gc tuned", thresholds=gc.get_threshold(), frozen_objects=gc.get_freeze_count())

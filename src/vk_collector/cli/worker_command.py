@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 from typing import Annotated
 
+import structlog
 import typer
 
 from vk_collector.bootstrap import Runtime
@@ -14,6 +16,8 @@ from vk_collector.gc_tuning import tune_for_service
 from vk_collector.queue.config import QueueName
 
 __all__ = ["worker"]
+
+log = structlog.get_logger(__name__)
 
 QUEUES = ", ".join(q.value for q in QueueName)
 
@@ -43,6 +47,7 @@ def worker(
             loop.add_signal_handler(sig, stop.set)
         await runtime.start()
         tune_for_service()
+        log.info("gc tuned", thresholds=gc.get_threshold(), frozen_objects=gc.get_freeze_count())
         chosen = list(queue or [q.value for q in QueueName])
         if QueueName.VK_COLLECT.value in chosen and QueueName.VK_COLLECT_GROUP.value not in chosen:
             chosen.append(QueueName.VK_COLLECT_GROUP.value)  # build_workers adds it too
