@@ -126,7 +126,12 @@ class Emulator:
         line = process.stdout.readline()
         if not line:
             raise RuntimeError(f"the emulator process ended ({process.wait()})")
-        info = json.loads(line)
+        try:
+            info = json.loads(line)
+        except ValueError:
+            process.kill()
+            process.wait()
+            raise RuntimeError(f"the emulator process said {line!r}, not its JSON") from None
         walls = [(int(g), int(p), int(c)) for g, p, c in info["walls"]]
         return cls(process, info["url"], info["base"], walls, info["trees"], info["build_s"])
 

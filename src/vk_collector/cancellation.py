@@ -62,10 +62,9 @@ async def finish_despite_cancellation(work: Awaitable[T]) -> T:
     cancelled = False
     while not finishing.done():
         try:
-            await asyncio.shield(finishing)
+            await asyncio.wait({finishing})  # never cancels it, never raises its error
         except asyncio.CancelledError:
             cancelled = True
-    result = finishing.result()
-    if cancelled:
-        raise asyncio.CancelledError
-    return result
+    if cancelled:  # the cancellation wins over the work's own error
+        raise asyncio.CancelledError from finishing.exception()
+    return finishing.result()

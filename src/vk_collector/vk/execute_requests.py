@@ -1,7 +1,8 @@
 """Sending a list of calls through ``execute`` requests, for callers that hold all of
-their calls up front (:meth:`vk_collector.vk.client.VkClient.execute`: group lookups,
-benchmarks, tests).  The collector's comment pages and ``wall.get`` calls go through
-the process-wide batcher instead (:mod:`vk_collector.vk.page_batcher`).
+their calls up front (:meth:`vk_collector.vk.client.VkClient.execute`: the benchmarks'
+and tests' batches; group lookups are single ``groups.getById`` calls of 500 ids).
+The collector's comment pages and ``wall.get`` calls go through the process-wide
+batcher instead (:mod:`vk_collector.vk.page_batcher`).
 
 The calls are cut into chunks of ``chunk_size`` (≤ 25), up to ``client.concurrency``
 requests at once, each on its own rate-limiter slot.  Calls that fail transiently inside

@@ -61,6 +61,8 @@ RawParser = Callable[[msgspec.Raw], Any]
 """Builds one call's value from its answer's bytes; raises ``ValueError`` if malformed."""
 
 CLOSE_WAIT_S = 10.0
+GROW_AFTER = 10
+"""Successful ``execute`` requests in a row after which a shrunk chunk doubles again."""
 
 
 @dataclass(eq=False, slots=True)
@@ -99,6 +101,7 @@ class PageBatcher:
         tokens = 1 if token is not None else max(1, len(client.pool))
         self.width = width or max(1, client.concurrency) * tokens
         self.chunk = MAX_CALLS
+        self._chunk_successes = 0
         self._flows: list[CommentFlow] = []
         self._queued: deque[_Item] = deque()
         self._lock = asyncio.Lock()
@@ -185,7 +188,11 @@ class PageBatcher:
                         continue
                     granted = await self._grant()
                 if granted is not None:
-                    await self._dispatch(*granted)
+                    try:
+                        await self._dispatch(*granted)
+                    except Exception as exc:  # a bug: fail its owners rather than hang them
+                        log.exception("vk.batch_sender_failed")
+                        self._fail(granted[1], exc)
         finally:
             # removed at once, so a caller arriving now starts a replacement
             if me is not None:
@@ -251,6 +258,7 @@ class PageBatcher:
                 self._fail(items, exc)
             elif self.chunk > 1 or len(items) > 1:
                 self.chunk = max(1, min(self.chunk, len(items)) // 2)
+                self._chunk_successes = 0
                 log.info("vk.execute_batch_shrunk", size=self.chunk, error_code=exc.error_code)
             else:
                 log.warning("vk.execute_batch_failed", error=str(exc), fallback="single call")
@@ -268,7 +276,26 @@ class PageBatcher:
         except Exception as exc:
             self._fail(items, exc)
             return
+        except asyncio.CancelledError:  # aclose: nobody will answer these callers
+            for item in items:
+                if item.future is not None and not item.future.done():
+                    item.future.cancel()
+            raise
+        if not single:
+            self._grow_chunk()
         await self._settle(items, results, used)
+
+    def _grow_chunk(self) -> None:
+        """A shrunk chunk (errors 12/13) doubles after :data:`GROW_AFTER` successful
+        requests in a row: one oversized answer must not halve every later request of
+        the process."""
+        if self.chunk >= MAX_CALLS:
+            return
+        self._chunk_successes += 1
+        if self._chunk_successes >= GROW_AFTER:
+            self.chunk = min(MAX_CALLS, self.chunk * 2)
+            self._chunk_successes = 0
+            log.info("vk.execute_batch_grown", size=self.chunk)
 
     async def _send_execute(
         self, slot: tuple[Token, float], items: list[_Item]
@@ -345,9 +372,12 @@ class PageBatcher:
             flow.deliver(flow_results)
         if again:
             log.info("vk.execute_retry", calls=len(again), attempt=max(i.attempt for i in again))
+            self._requeue(again)  # before any await: a sender that dies loses no call
             for token, method in cool:
-                await self._client.pool.cool_down(token, method)
-            self._requeue(again)
+                try:
+                    await self._client.pool.cool_down(token, method)
+                except Exception as exc:  # Redis away: the retry may meet 29 again
+                    log.warning("vk.cool_down_failed", method=method, error=str(exc))
 
     def _requeue(self, items: Iterable[_Item]) -> None:
         """Back to the front of the queue, in their order."""
