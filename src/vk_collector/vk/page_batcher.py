@@ -48,7 +48,7 @@ from vk_collector.vk.comment_pages import decode_execute, decode_page, decode_si
 from vk_collector.vk.comment_walk import PageWalker
 from vk_collector.vk.errors import QUOTA_CODE, VkBatchError, VkObjectError, transport_error
 from vk_collector.vk.execute import MAX_CALLS, ApiCall, CallResult, build_code, failed_result
-from vk_collector.vk.tokens import Token
+from vk_collector.vk.tokens import Token, TokenKind
 
 if TYPE_CHECKING:
     from vk_collector.vk.client import VkClient
@@ -61,6 +61,8 @@ RawParser = Callable[[msgspec.Raw], Any]
 """Builds one call's value from its answer's bytes; raises ``ValueError`` if malformed."""
 
 CLOSE_WAIT_S = 10.0
+COMMUNITY_CODE = 27
+"""VK's answer to a community token calling a user-only method."""
 GROW_AFTER = 10
 """Successful ``execute`` requests in a row after which a shrunk chunk doubles again."""
 
@@ -351,6 +353,12 @@ class PageBatcher:
         for item, result in zip(items, results, strict=True):
             error = result.error
             if error is not None and item.attempt < retries and item.wanted:
+                if error.error_code == COMMUNITY_CODE and used is not None and self._token is None:
+                    # a community token inside execute: the pool skips it from now on
+                    self._client.pool.learn_kind(used, TokenKind.COMMUNITY)
+                    item.attempt += 1
+                    again.append(item)
+                    continue
                 if error.error_code == QUOTA_CODE and used is not None and self._token is None:
                     cool.add((used, error.method or item.call.method))
                     item.attempt += 1

@@ -146,8 +146,9 @@ class TokenPool:
         spent waiting for one.
 
         Tries the usable tokens' limiters (``settings.rps_user`` or ``rps_community``
-        per token) without waiting, from a rotating offset (community tokens last for
-        user-only methods); sleeps the shortest returned wait when none grants.
+        per token) without waiting, from a rotating offset (known community tokens
+        skipped for user-only methods while other tokens exist); sleeps the shortest
+        returned wait when none grants.
         Raises ``VkApiError`` (``VK_NO_TOKENS``) for an empty pool and
         :class:`VkQuotaError` when every candidate is cooling down for one of
         ``methods``."""
@@ -186,7 +187,9 @@ class TokenPool:
         start = next(self._turn) % len(candidates)
         rotated = candidates[start:] + candidates[:start]
         if USER_ONLY_METHODS.intersection(methods):
-            rotated.sort(key=lambda t: t.kind is TokenKind.COMMUNITY)
+            # known community tokens only when nothing else is left (they answer 27)
+            others = [t for t in rotated if t.kind is not TokenKind.COMMUNITY]
+            rotated = others or rotated
         usable: list[Token] = []
         shortest = float("inf")
         for token in rotated:

@@ -293,6 +293,29 @@ async def test_community_token_gets_27(emulator: EmulatorServer, make_client: Ma
     assert {t.kind for t in mixed.pool.tokens} == {"community", "user"}
 
 
+async def test_a_community_token_is_learnt_from_27_inside_execute(
+    emulator: EmulatorServer, make_client: MakeClient
+) -> None:
+    """The community token gets the requests the user token's limiter cannot take yet:
+    inside ``execute`` VK answers 27 per call, the pool learns the token's kind and the
+    calls go again on the user token."""
+    client = make_client(emulator, COMMUNITY_TOKEN, USER_TOKEN, rps_user=5)
+    group = open_groups(emulator.dataset)[0]
+    compared = 0
+    for post in await fetch_recent_posts(client, -group, 5):
+        try:
+            comments = await post_comments(client, post.owner_id, post.id)
+        except VkObjectError as exc:
+            if exc.error_code != 212:  # comments closed on this post
+                raise
+            continue
+        assert as_expected(comments) == expected_comments(emulator.dataset, -group, post.id)
+        compared += len(comments)
+    assert compared > 0
+    # learnt from a 27 (tokens start as user tokens): the community token was tried
+    assert {t.kind for t in client.pool.tokens} == {"community", "user"}
+
+
 async def test_quota_rotates_tokens_then_stops(
     emulator_factory: EmulatorFactory, make_client: MakeClient
 ) -> None:
