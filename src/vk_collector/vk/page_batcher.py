@@ -34,19 +34,18 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-import msgspec
 import structlog
 
 from vk_collector.cancellation import cancel_until_done
 from vk_collector.errors import ErrorSeverity, VkApiError
+from vk_collector.vk.batch_item import BatchItem, RawParser, parsed_result
 from vk_collector.vk.comment_flow import CommentFlow, Signal
 from vk_collector.vk.comment_pages import decode_execute, decode_page, decode_single, is_false
 from vk_collector.vk.comment_walk import PageWalker
-from vk_collector.vk.errors import QUOTA_CODE, VkBatchError, VkObjectError, transport_error
+from vk_collector.vk.errors import QUOTA_CODE, VkBatchError, VkObjectError
 from vk_collector.vk.execute import MAX_CALLS, ApiCall, CallResult, build_code, failed_result
 from vk_collector.vk.tokens import Token, TokenKind
 
@@ -57,32 +56,11 @@ __all__ = ["PageBatcher", "RawParser", "batcher_for"]
 
 log = structlog.get_logger(__name__)
 
-RawParser = Callable[[msgspec.Raw], Any]
-"""Builds one call's value from its answer's bytes; raises ``ValueError`` if malformed."""
-
 CLOSE_WAIT_S = 10.0
 COMMUNITY_CODE = 27
 """VK's answer to a community token calling a user-only method."""
 GROW_AFTER = 10
 """Successful ``execute`` requests in a row after which a shrunk chunk doubles again."""
-
-
-@dataclass(eq=False, slots=True)
-class _Item:
-    """One call in the batcher's hands: a flow's page or a one-off with its future."""
-
-    call: ApiCall
-    parse: RawParser
-    flow: CommentFlow | None = None
-    future: asyncio.Future[Any] | None = None
-    attempt: int = 0
-    single: bool = False
-
-    @property
-    def wanted(self) -> bool:
-        if self.flow is not None:
-            return self.flow.active
-        return self.future is not None and not self.future.done()
 
 
 def batcher_for(client: VkClient, token: str | None = None) -> PageBatcher:
@@ -105,7 +83,7 @@ class PageBatcher:
         self.chunk = MAX_CALLS
         self._chunk_successes = 0
         self._flows: list[CommentFlow] = []
-        self._queued: deque[_Item] = deque()
+        self._queued: deque[BatchItem] = deque()
         self._lock = asyncio.Lock()
         self._signal = Signal()
         self._senders: set[asyncio.Task[None]] = set()
@@ -136,7 +114,7 @@ class PageBatcher:
         """One call sent with the next request; its value (``parse`` of its answer) or
         its error raised (:class:`VkObjectError` for 15/18/19/30 and the like)."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queued.append(_Item(call, parse, future=future))
+        self._queued.append(BatchItem(call, parse, future=future))
         future.add_done_callback(lambda _: self._signal.poke())
         self._start()
         return await future  # cancelling the caller cancels the future: the call is dropped
@@ -200,7 +178,7 @@ class PageBatcher:
             if me is not None:
                 self._senders.discard(me)
 
-    async def _grant(self) -> tuple[tuple[Token, float], list[_Item], bool] | None:
+    async def _grant(self) -> tuple[tuple[Token, float], list[BatchItem], bool] | None:
         """Under the lock: a slot, then the calls it carries (None: nothing to send)."""
         client = self._client
         execute = client.settings.use_execute and client.execute_available(self._token)
@@ -226,8 +204,8 @@ class PageBatcher:
         item = next((item for item in self._queued if item.wanted), None)
         return item is not None and item.single
 
-    def _take(self, size: int) -> list[_Item]:
-        items: list[_Item] = []
+    def _take(self, size: int) -> list[BatchItem]:
+        items: list[BatchItem] = []
         while self._queued and len(items) < size:
             item = self._queued.popleft()
             if not item.wanted:
@@ -246,10 +224,12 @@ class PageBatcher:
                 if len(items) >= size:
                     return items
                 calls = flow.take_calls(size - len(items), follow=follow)
-                items.extend(_Item(call, decode_page, flow=flow) for call in calls)
+                items.extend(BatchItem(call, decode_page, flow=flow) for call in calls)
         return items
 
-    async def _dispatch(self, slot: tuple[Token, float], items: list[_Item], single: bool) -> None:
+    async def _dispatch(
+        self, slot: tuple[Token, float], items: list[BatchItem], single: bool
+    ) -> None:
         try:
             if single:
                 results, used = await self._send_single(slot, items[0])
@@ -300,7 +280,7 @@ class PageBatcher:
             log.info("vk.execute_batch_grown", size=self.chunk)
 
     async def _send_execute(
-        self, slot: tuple[Token, float], items: list[_Item]
+        self, slot: tuple[Token, float], items: list[BatchItem]
     ) -> tuple[list[CallResult], Token]:
         calls = [item.call for item in items]
         envelope, used = await self._client.request(
@@ -320,13 +300,15 @@ class PageBatcher:
             )
         errors = iter(envelope.get("execute_errors") or ())
         results = [
-            failed_result(item.call, next(errors, None)) if is_false(raw) else _parsed(item, raw)
+            failed_result(item.call, next(errors, None))
+            if is_false(raw)
+            else parsed_result(item, raw)
             for item, raw in zip(items, raws, strict=True)
         ]
         return results, used
 
     async def _send_single(
-        self, slot: tuple[Token, float], item: _Item
+        self, slot: tuple[Token, float], item: BatchItem
     ) -> tuple[list[CallResult], Token | None]:
         call = item.call
         try:
@@ -340,14 +322,14 @@ class PageBatcher:
             )
         except VkObjectError as exc:
             return [CallResult(call, error=exc)], None
-        return [_parsed(item, envelope.get("response"))], used
+        return [parsed_result(item, envelope.get("response"))], used
 
     async def _settle(
-        self, items: list[_Item], results: list[CallResult], used: Token | None
+        self, items: list[BatchItem], results: list[CallResult], used: Token | None
     ) -> None:
         """Deliver final results per owner; queue again the calls worth another try."""
         retries = self._client.settings.max_retries
-        again: list[_Item] = []
+        again: list[BatchItem] = []
         cool: set[tuple[Token, str]] = set()
         final: dict[CommentFlow, list[CallResult]] = {}
         for item, result in zip(items, results, strict=True):
@@ -387,12 +369,12 @@ class PageBatcher:
                 except Exception as exc:  # Redis away: the retry may meet 29 again
                     log.warning("vk.cool_down_failed", method=method, error=str(exc))
 
-    def _requeue(self, items: Iterable[_Item]) -> None:
+    def _requeue(self, items: Iterable[BatchItem]) -> None:
         """Back to the front of the queue, in their order."""
         self._queued.extendleft(reversed(list(items)))
         self._signal.poke()
 
-    def _fail(self, items: list[_Item], exc: Exception) -> None:
+    def _fail(self, items: list[BatchItem], exc: Exception) -> None:
         """A whole-request failure: every owner of a call in it gets ``exc``."""
         pages: dict[CommentFlow, int] = {}
         for item in items:
@@ -403,14 +385,3 @@ class PageBatcher:
         for flow, count in pages.items():
             flow.fail(exc, count)
         self._signal.poke()
-
-
-def _parsed(item: _Item, raw: Any) -> CallResult:
-    """``item``'s value from its answer's bytes, or a transient error if malformed."""
-    method = item.call.method
-    try:
-        if not isinstance(raw, msgspec.Raw):
-            raise ValueError("no response")
-        return CallResult(item.call, value=item.parse(raw))
-    except ValueError as exc:
-        return CallResult(item.call, error=transport_error(method, "malformed answer", exc))
