@@ -25,6 +25,9 @@ __all__ = ["cancel_until_done", "finish_despite_cancellation"]
 T = TypeVar("T")
 
 RECANCEL_EVERY_S = 0.01
+FINISH_WITHIN_S = 30.0
+"""How long :func:`finish_despite_cancellation` waits before it gives the work up:
+twice SQLite's busy timeout."""
 
 
 async def cancel_until_done(
@@ -50,21 +53,36 @@ async def cancel_until_done(
     return pending
 
 
-async def finish_despite_cancellation(work: Awaitable[T]) -> T:
+async def finish_despite_cancellation(work: Awaitable[T], within_s: float = FINISH_WITHIN_S) -> T:
     """Run ``work`` to its end even when the calling task is cancelled, any number of
     times, meanwhile; then return its result or raise its exception, or, when a
     cancellation arrived, raise :class:`asyncio.CancelledError`.
 
-    Unbounded by design: use it only for work that ends on its own (a rollback, a
-    connection's close behind the statement in flight, which SQLite's busy timeout
-    bounds)."""
+    For work that ends on its own: a rollback, a connection's close behind the
+    statement in flight (which SQLite's busy timeout, 15 s, bounds).  Work still
+    running after ``within_s`` seconds (a half-open PostgreSQL connection) is
+    cancelled after all, and :class:`TimeoutError` raised unless a cancellation
+    arrived, so nothing waits for it for ever."""
     finishing = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+    deadline: float | None = loop.time() + within_s
     cancelled = False
     while not finishing.done():
+        left = None if deadline is None else max(0.0, deadline - loop.time())
         try:
-            await asyncio.wait({finishing})  # never cancels it, never raises its error
+            await asyncio.wait({finishing}, timeout=left)  # never cancels it, never raises
         except asyncio.CancelledError:
             cancelled = True
+            continue
+        if not finishing.done() and deadline is not None and loop.time() >= deadline:
+            finishing.cancel()  # give up on it; then wait for it to take the cancel
+            deadline = None
     if cancelled:  # the cancellation wins over the work's own error
-        raise asyncio.CancelledError from finishing.exception()
+        raise asyncio.CancelledError from _error(finishing)
+    if finishing.cancelled():
+        raise TimeoutError(f"cleanup did not finish within {within_s:g} s")
     return finishing.result()
+
+
+def _error(future: asyncio.Future[Any]) -> BaseException | None:
+    return None if future.cancelled() else future.exception()

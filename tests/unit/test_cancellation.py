@@ -55,3 +55,18 @@ async def test_without_a_cancel_the_result_or_error_comes_back() -> None:
     assert await finish_despite_cancellation(value()) == 7
     with pytest.raises(RuntimeError, match="rollback failed"):
         await finish_despite_cancellation(error())
+
+
+async def test_work_that_never_ends_is_given_up_after_the_bound() -> None:
+    gave_up = asyncio.Event()
+
+    async def hung() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            gave_up.set()
+            raise
+
+    with pytest.raises(TimeoutError, match=r"within 0\.05 s"):
+        await finish_despite_cancellation(hung(), within_s=0.05)
+    assert gave_up.is_set()
