@@ -15,18 +15,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AliasChoices,
-    BaseModel,
     Field,
     SecretStr,
     field_validator,
-    model_validator,
 )
 from pydantic import ValidationError as PydanticValidationError
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode
 
 from vk_collector.errors import ErrorCode, ValidationError
 from vk_collector.legacy_env import legacy_overrides, read_environment
+from vk_collector.queue_settings import QueueOptions, QueuesSettings
+from vk_collector.settings_env import ENV_FILE, env_config, plain_or_prefixed
 
 __all__ = [
     "ApiSettings",
@@ -40,30 +39,11 @@ __all__ = [
     "load_settings",
 ]
 
-_ENV_FILE = ".env"
-
-
-def _config(prefix: str, nested_delimiter: str | None = None) -> SettingsConfigDict:
-    return SettingsConfigDict(
-        env_prefix=prefix,
-        env_file=_ENV_FILE,
-        env_file_encoding="utf-8",
-        extra="ignore",
-        populate_by_name=True,
-        env_nested_delimiter=nested_delimiter,
-    )
-
-
-def _plain_or_prefixed(name: str, **field: Any) -> Any:
-    """A field read from the original's plain variable (``REDIS_URL``) or from this
-    project's prefixed one (``VKC_REDIS_URL``); ``field`` goes to pydantic's ``Field``."""
-    return Field(validation_alias=AliasChoices(name, f"VKC_{name}"), **field)
-
 
 class RedisSettings(BaseSettings):
-    model_config = _config("VKC_REDIS_")
+    model_config = env_config("VKC_REDIS_")
 
-    url: str | None = _plain_or_prefixed(
+    url: str | None = plain_or_prefixed(
         "REDIS_URL",
         default=None,
         description="redis:// or rediss:// URL; unset starts a private embedded Valkey",
@@ -87,9 +67,9 @@ class RedisSettings(BaseSettings):
 
 
 class DatabaseSettings(BaseSettings):
-    model_config = _config("VKC_DATABASE_")
+    model_config = env_config("VKC_DATABASE_")
 
-    url: str | None = _plain_or_prefixed(
+    url: str | None = plain_or_prefixed(
         "DATABASE_URL",
         default=None,
         description="SQLAlchemy async URL; unset means SQLite in the data directory",
@@ -122,10 +102,10 @@ class DatabaseSettings(BaseSettings):
 
 
 class VkSettings(BaseSettings):
-    model_config = _config("VKC_VK_")
+    model_config = env_config("VKC_VK_")
 
-    api_url: str = _plain_or_prefixed("VK_API_URL", default="https://api.vk.ru/method/")
-    tokens: Annotated[list[SecretStr], NoDecode] = _plain_or_prefixed(
+    api_url: str = plain_or_prefixed("VK_API_URL", default="https://api.vk.ru/method/")
+    tokens: Annotated[list[SecretStr], NoDecode] = plain_or_prefixed(
         "VK_TOKENS",
         default_factory=list,
         description="comma-separated access tokens",
@@ -155,117 +135,6 @@ class VkSettings(BaseSettings):
         return value
 
 
-class QueueOptions(BaseModel):
-    """Job and worker options of one queue (DESIGN.md, Queue configuration)."""
-
-    attempts: int = Field(default=3, ge=1, le=100)
-    backoff_delay_ms: int = Field(default=5000, ge=0)
-    delay_ms: int = Field(default=0, ge=0)
-    remove_on_complete: int = Field(default=100, ge=0)
-    remove_on_fail: int = Field(default=50, ge=0)
-    concurrency: int = Field(default=1, ge=1, le=1000)
-    stalled_interval_ms: int = Field(default=30000, ge=1000)
-    max_stalled_count: int = Field(default=1, ge=0)
-    lock_duration_ms: int = Field(default=30000, ge=1000)
-
-
-class VkCollectQueueOptions(QueueOptions):
-    """vk-collect: 5 attempts, added with a 2 s delay, one job at a time per worker."""
-
-    attempts: int = Field(default=5, ge=1, le=100)
-    delay_ms: int = Field(default=2000, ge=0)
-
-
-class VkCollectGroupQueueOptions(QueueOptions):
-    """vk-collect-group (one community of a collection task, a child of the task's
-    vk-collect job): 5 attempts, no delay, eight communities at a time per worker; finished
-    children are kept (1000) so a re-run parent finds them and adds no duplicates.
-
-    Eight, not two: the communities of a process share ``execute`` requests (the
-    process-wide batcher), and a new community's ``wall.get`` and first pages take
-    about a second before its pages are planned, so more at once keep requests full.
-    On 3-post walls (benchmarks/scale_out.py, docs/PERFORMANCE.md "Scale-out") a
-    request carried 22.6-23.3 of 25 pages with four and 23.8-24.2 with eight, and the
-    runs reached 0.77-0.79 and 0.81-0.82 of N x 7,500, for 0-30 MB more per worker.
-    Each community in flight holds at most its flow's backlog (50,000 rows) in memory."""
-
-    attempts: int = Field(default=5, ge=1, le=100)
-    concurrency: int = Field(default=8, ge=1, le=1000)
-    remove_on_complete: int = Field(default=1000, ge=0)
-    remove_on_fail: int = Field(default=1000, ge=0)
-
-
-class ProcessGroupsQueueOptions(QueueOptions):
-    """process-groups: 3 attempts, no delay, two jobs at a time per worker."""
-
-    concurrency: int = Field(default=2, ge=1, le=1000)
-
-
-class QueuesSettings(BaseSettings):
-    model_config = _config("VKC_QUEUE_", "__")
-
-    prefix: str = Field(default="bull", min_length=1)
-    # one class per queue, so setting one option from the environment keeps the others
-    vk_collect: VkCollectQueueOptions = Field(default_factory=VkCollectQueueOptions)
-    process_groups: ProcessGroupsQueueOptions = Field(default_factory=ProcessGroupsQueueOptions)
-    vk_collect_group: VkCollectGroupQueueOptions = Field(default_factory=VkCollectGroupQueueOptions)
-    backlog_threshold: int = Field(default=1000, ge=1, description="waiting jobs per queue")
-    health_timeout_s: float = Field(default=1.5, gt=0, description="per health check")
-    heartbeat_interval_s: float = Field(default=5.0, gt=0)
-    heartbeat_stale_s: float = Field(
-        default=15.0, gt=0, description="a worker without a heartbeat this long is stale"
-    )
-    heartbeat_ttl_s: float = Field(
-        default=60.0, gt=0, description="heartbeat key lifetime; a stale worker is listed until"
-    )
-    health_window_s: float = Field(
-        default=300.0, gt=0, description="window of the stalled-job and failure-rate checks"
-    )
-    health_stalled_max: int = Field(default=0, ge=0, description="stalled jobs per window")
-    health_failure_rate_max: float = Field(default=0.5, ge=0, le=1)
-    health_failure_min_jobs: int = Field(
-        default=10, ge=1, description="jobs before the rate counts"
-    )
-    health_stuck_after_s: float = Field(
-        default=60.0, gt=0, description="due jobs that long with idle live workers: stuck"
-    )
-    shutdown_timeout_s: float = Field(default=30.0, gt=0)
-    enqueue_retries: int = Field(default=3, ge=0)
-    enqueue_retry_min_s: float = Field(default=1.0, ge=0)
-    enqueue_request_deadline_s: float = Field(
-        default=2.0,
-        gt=0,
-        le=60,
-        description="the most an add made for someone waiting (API request, CLI) may take, "
-        "retries included; past it the request answers 503 (s)",
-    )
-    reconcile_grace_s: float = Field(
-        default=30.0, ge=0, description="how long an unfinished task may lack a job (s)"
-    )
-    reconcile_interval_s: float = Field(
-        default=15.0, gt=0, description="between reconciliation passes (s), across processes"
-    )
-
-    @model_validator(mode="after")
-    def _check_orders(self) -> QueuesSettings:
-        # A worker must miss beats before it is stale, and must stay listed as stale
-        # for a while before its key expires.
-        if not self.heartbeat_interval_s < self.heartbeat_stale_s < self.heartbeat_ttl_s:
-            raise ValueError(
-                "heartbeat settings must satisfy interval < stale < ttl, got "
-                f"interval {self.heartbeat_interval_s} s, stale {self.heartbeat_stale_s} s, "
-                f"ttl {self.heartbeat_ttl_s} s (VKC_QUEUE_HEARTBEAT_INTERVAL_S, "
-                "VKC_QUEUE_HEARTBEAT_STALE_S, VKC_QUEUE_HEARTBEAT_TTL_S)"
-            )
-        if self.health_stuck_after_s > self.health_window_s:
-            raise ValueError(
-                "VKC_QUEUE_HEALTH_STUCK_AFTER_S must not exceed VKC_QUEUE_HEALTH_WINDOW_S "
-                f"(got {self.health_stuck_after_s} s and {self.health_window_s} s): the "
-                "check looks for recently started jobs within the window"
-            )
-        return self
-
-
 _LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "::1", "[::1]"]
 
 
@@ -273,9 +142,9 @@ class ApiSettings(BaseSettings):
     """The HTTP API: its key, address and the limits that keep one client (with or
     without the key) from exhausting the server.  See docs/OPERATIONS.md, Security."""
 
-    model_config = _config("VKC_API_")
+    model_config = env_config("VKC_API_")
 
-    key: SecretStr | None = _plain_or_prefixed("API_KEY", default=None)
+    key: SecretStr | None = plain_or_prefixed("API_KEY", default=None)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     cors_origins: Annotated[list[str], NoDecode] = Field(
@@ -368,7 +237,7 @@ class ApiSettings(BaseSettings):
 
 
 class LogSettings(BaseSettings):
-    model_config = _config("VKC_LOG_")
+    model_config = env_config("VKC_LOG_")
 
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["console", "json"] = "console"
@@ -382,7 +251,7 @@ class LogSettings(BaseSettings):
 
 
 class Settings(BaseSettings):
-    model_config = _config("VKC_")
+    model_config = env_config("VKC_")
 
     data_dir: Path = Field(default=Path("./data"))
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
@@ -443,7 +312,7 @@ def load_settings(*, legacy_env: bool = True, **overrides: Any) -> Settings:
     legacy: dict[str, dict[str, Any]] = {}
     problems: list[str] = []
     if legacy_env:
-        legacy, problems = legacy_overrides(read_environment(_ENV_FILE))
+        legacy, problems = legacy_overrides(read_environment(ENV_FILE))
     for field, value in legacy.get("root", {}).items():
         values.setdefault(field, value)
     for name, model in groups.items():
