@@ -64,12 +64,12 @@ from vk_collector.bootstrap import Runtime
 from vk_collector.embedded import EmbeddedValkey
 from vk_collector.log import configure
 from vk_collector.pipelines import CollectRequest
+from vk_collector.queue_settings import VkCollectGroupQueueOptions
 from vk_collector.settings import (
     DatabaseSettings,
     QueuesSettings,
     RedisSettings,
     Settings,
-    VkCollectGroupQueueOptions,
     VkSettings,
 )
 from vk_collector.storage import TaskRecord

@@ -50,7 +50,7 @@ def serve_emulator(groups: int, comments: int, limit: int, max_tokens: int) -> N
     those posts is built before the line is printed (about 45 ms and 2 MB each), and
     the dataset keeps them all, so no run's clock includes building one."""
     sys.path.insert(0, str(HERE))
-    from collect_end_to_end import HeavyDataset, open_groups, recent_posts
+    from heavy_walls import HeavyDataset, open_groups, recent_posts
 
     from vk_collector.gc_tuning import tune_for_service
     from vk_emulator.config import EmulatorConfig
