@@ -9,9 +9,10 @@ task that is sending a command, as bullmq's ``QueueEvents.close()`` and
 ``BZPOPMIN`` until the server-side timeout (seconds).  :func:`cancel_until_done`
 repeats the cancellation until the work is over.
 
-The other side of that: cleanup that must not be cut short (ending a transaction,
-closing a database connection) runs under :func:`finish_despite_cancellation`, which
-absorbs those repeated cancellations until the cleanup is over and raises one after.
+The other side of that: cleanup that must not be cut short (closing a SQLite
+connection whose statement a cancel interrupted) runs under
+:func:`finish_despite_cancellation`, which absorbs those repeated cancellations until
+the cleanup is over and raises one after.
 """
 
 from __future__ import annotations
@@ -58,11 +59,11 @@ async def finish_despite_cancellation(work: Awaitable[T], within_s: float = FINI
     times, meanwhile; then return its result or raise its exception, or, when a
     cancellation arrived, raise :class:`asyncio.CancelledError`.
 
-    For work that ends on its own: a rollback, a connection's close behind the
+    For work that ends on its own: a connection's rollback and close behind the
     statement in flight (which SQLite's busy timeout, 15 s, bounds).  Work still
-    running after ``within_s`` seconds (a half-open PostgreSQL connection) is
-    cancelled after all, and :class:`TimeoutError` raised unless a cancellation
-    arrived, so nothing waits for it for ever."""
+    running after ``within_s`` seconds is cancelled after all, and
+    :class:`TimeoutError` raised unless a cancellation arrived, so nothing waits for
+    it for ever."""
     finishing = asyncio.ensure_future(work)
     loop = asyncio.get_running_loop()
     deadline: float | None = loop.time() + within_s

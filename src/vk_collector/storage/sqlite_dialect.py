@@ -11,11 +11,15 @@ and when the interrupted statement was a ``BEGIN IMMEDIATE`` still waiting for t
 lock, it gets the lock after all and keeps it: every other writer waited out the busy
 timeout (15 s), which was the slow end of a cancelled collection on SQLite.
 
-Here terminating a connection inside the event loop is its graceful close, run to its
-end whatever cancellations arrive (:func:`finish_despite_cancellation`): aiosqlite
-queues the close behind the statement in flight, so the transaction that statement
-opened is rolled back by the close.  Outside the event loop (a connection collected as
-garbage) SQLAlchemy's own terminate runs unchanged.
+Apart from that race, a ``sqlite3`` connection closed while a statement of it is
+still open (the one the cancel cut short) is not closed at all: SQLite keeps it as a
+zombie, with its transaction and the write lock, until the statement is finalized by
+garbage collection.
+
+Here terminating a connection inside the event loop is a rollback and then a close,
+both queued by aiosqlite behind the statement in flight, and run to their end whatever
+cancellations arrive (:func:`finish_despite_cancellation`).  Outside the event loop (a
+connection collected as garbage) SQLAlchemy's own terminate runs unchanged.
 
 Engines select it with the ``sqlite+vkc_aiosqlite`` driver name
 (:data:`DRIVER_NAME`); importing this module registers it.

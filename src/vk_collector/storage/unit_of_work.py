@@ -15,12 +15,11 @@ nested inside another one (the inner one would wait for the outer one's lock).  
 ``read_only`` unit of work takes no write lock; writing in one may fail with
 "database is locked" under concurrency.
 
-Ending a unit of work (the rollback and the session's close) runs to completion even
-when the task is cancelled meanwhile, and the cancellation is raised after it: a
-cancelled job's task is cancelled again every 10 ms until it ends
-(:func:`vk_collector.cancellation.cancel_until_done`), and a rollback interrupted that
-way left its connection inside the transaction, on SQLite holding the write lock until
-the busy timeout (a cancelled collection's parent job then waited ~14 s to end).
+A cancel that interrupts a statement, the rollback or the close (a cancelled job's
+task is cancelled again every 10 ms until it ends) makes SQLAlchemy invalidate the
+connection; on SQLite the engine's dialect then rolls it back and closes it behind the
+statement in flight (:mod:`vk_collector.storage.sqlite_dialect`), so the write lock
+is never left held.
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from vk_collector.cancellation import finish_despite_cancellation
 from vk_collector.errors import ErrorCode, StorageError
 from vk_collector.storage.repositories import (
     CommentRepository,
@@ -42,13 +40,6 @@ from vk_collector.storage.repositories import (
 )
 
 __all__ = ["UnitOfWork"]
-
-
-async def _end(session: AsyncSession) -> None:
-    try:
-        await session.rollback()
-    finally:
-        await session.close()
 
 
 class UnitOfWork:
@@ -102,7 +93,10 @@ class UnitOfWork:
         session, self._session = self._session, None
         if session is None:
             return
-        await finish_despite_cancellation(_end(session))
+        try:
+            await session.rollback()
+        finally:
+            await session.close()
 
     async def commit(self) -> None:
         await self.session.commit()

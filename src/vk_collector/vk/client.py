@@ -34,6 +34,7 @@ from vk_collector import metrics
 from vk_collector.errors import ErrorSeverity, VkApiError
 from vk_collector.settings import VkSettings
 from vk_collector.vk.errors import (
+    COMMUNITY_CODE,
     QUOTA_CODE,
     TOO_MANY_RPS,
     VkQuotaError,
@@ -251,11 +252,11 @@ class VkClient:
                         method=method,
                         retry_after_s=self.settings.quota_cooldown_s,
                     ) from None
-                if exc.error_code == 27:
+                if exc.error_code == COMMUNITY_CODE:
                     self._pool.learn_kind(current, TokenKind.COMMUNITY)
                 elif exc.error_code == 28 and method == "execute":
                     self._no_execute.add(current.key)
-                if override is not None or exc.error_code not in (27, 28):
+                if override is not None or exc.error_code not in (COMMUNITY_CODE, 28):
                     raise
                 refused.add(current.key)
                 if all(t.key in refused for t in self._pool.tokens):

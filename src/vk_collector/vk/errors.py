@@ -44,6 +44,8 @@ FATAL_CODES = frozenset({5, 7, 8, 17, 24, 27, 28, 101})
 OBJECT_CODES = frozenset({15, 18, 19, 30, 100, 104, 113, 125, 200, 203, 212})
 BATCH_CODES = frozenset({12, 13})
 QUOTA_CODE = 29
+COMMUNITY_CODE = 27
+"""A community token called a user-only method."""
 CAPTCHA_CODE = 14
 TOO_MANY_RPS = 6
 FLOOD_CONTROL = 9

@@ -45,7 +45,7 @@ from vk_collector.vk.batch_item import BatchItem, RawParser, parsed_result
 from vk_collector.vk.comment_flow import CommentFlow, Signal
 from vk_collector.vk.comment_pages import decode_execute, decode_page, decode_single, is_false
 from vk_collector.vk.comment_walk import PageWalker
-from vk_collector.vk.errors import QUOTA_CODE, VkBatchError, VkObjectError
+from vk_collector.vk.errors import COMMUNITY_CODE, QUOTA_CODE, VkBatchError, VkObjectError
 from vk_collector.vk.execute import MAX_CALLS, ApiCall, CallResult, build_code, failed_result
 from vk_collector.vk.tokens import Token, TokenKind
 
@@ -57,8 +57,6 @@ __all__ = ["PageBatcher", "RawParser", "batcher_for"]
 log = structlog.get_logger(__name__)
 
 CLOSE_WAIT_S = 10.0
-COMMUNITY_CODE = 27
-"""VK's answer to a community token calling a user-only method."""
 GROW_AFTER = 10
 """Successful ``execute`` requests in a row after which a shrunk chunk doubles again."""
 
